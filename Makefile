@@ -1,0 +1,49 @@
+# Parley: the two commands are `make run` and `make test`. Everything else is what they need.
+SHELL := /bin/bash
+ROOT := $(abspath .)
+SERVICES_PY := $(ROOT)/.envs/services/bin/python
+BOT_PY := $(ROOT)/.envs/bot/bin/python
+export PARLEY_SERVICES_PYTHON := $(SERVICES_PY)
+export PARLEY_BOT_PYTHON := $(BOT_PY)
+export PYTHONPATH := $(ROOT)
+export TF_CPP_MIN_LOG_LEVEL := 2
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+PYTEST_ARGS ?=
+
+.PHONY: run test envs env-services env-bot browser model test-services test-bot lock-services lock-bot clean
+
+## run: build what is missing, then start Redis, MongoDB, the sandbox, the bot and every service
+run: envs browser
+	$(SERVICES_PY) -m devstack run
+
+## test: build what is missing, then run the whole suite in both environments
+test: envs browser
+	$(MAKE) --no-print-directory test-services test-bot
+
+test-services:
+	$(SERVICES_PY) -m pytest tests $(PYTEST_ARGS)
+
+test-bot:
+	$(BOT_PY) -m pytest tests/connectors tests/bot $(PYTEST_ARGS)
+
+envs: env-services env-bot
+
+env-services:
+	@scripts/ensure-env.sh services >/dev/null
+
+env-bot:
+	@scripts/ensure-env.sh bot >/dev/null
+
+## browser: Debian's chromium for the browser tests and the virtual-phones check (never a downloaded browser)
+browser:
+	@scripts/ensure-chromium.sh
+
+## lock-*: re-resolve a lock file from its .in file (needs network to PyPI)
+lock-services:
+	scripts/lock.sh services
+
+lock-bot:
+	scripts/lock.sh bot
+
+clean:
+	rm -rf .envs .data bot/models

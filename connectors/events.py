@@ -1,0 +1,61 @@
+"""The one model of Parley's internal events, carried on Redis streams.
+
+A stream entry has three fields: ``type`` (e.g. ``message.delivered``), ``data`` (a JSON
+object) and ``ts`` (Unix seconds, float, as text). ``id`` is the event's idempotency key,
+chosen by the producer (for a status: ``{wamid}:{status}``), so consumers can drop repeats.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping
+
+# Event types --------------------------------------------------------------------------
+MESSAGE_RECEIVED = "message.received"
+MESSAGE_SENT = "message.sent"
+MESSAGE_DELIVERED = "message.delivered"
+MESSAGE_READ = "message.read"
+MESSAGE_FAILED = "message.failed"
+MESSAGE_OUTBOUND = "message.outbound"  # Parley sent something (bot, agent, campaign)
+HANDOFF_REQUESTED = "handoff.requested"
+HANDOFF_ASSIGNED = "handoff.assigned"
+HANDOFF_TRANSFERRED = "handoff.transferred"
+HANDOFF_RESOLVED = "handoff.resolved"
+HANDOFF_TIMED_OUT = "handoff.timed_out"
+CONTACT_OPTED_IN = "contact.opted_in"
+CONTACT_OPTED_OUT = "contact.opted_out"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One internal event."""
+
+    type: str
+    id: str
+    data: Dict[str, Any] = field(default_factory=dict)
+    ts: float = field(default_factory=time.time)
+
+    def to_fields(self) -> Dict[str, str]:
+        """The stream entry's fields."""
+        return {
+            "type": self.type,
+            "id": self.id,
+            "data": json.dumps(self.data, separators=(",", ":"), ensure_ascii=False),
+            "ts": repr(self.ts),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[Any, Any]) -> "Event":
+        """Parse a stream entry (bytes or str keys and values)."""
+        text = {_text(k): _text(v) for k, v in fields.items()}
+        return cls(
+            type=text["type"],
+            id=text.get("id", ""),
+            data=json.loads(text.get("data") or "{}"),
+            ts=float(text.get("ts") or 0.0),
+        )
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

@@ -1,0 +1,105 @@
+"""A tiny process supervisor: start children in their own process groups, prefix their output,
+and stop every one of them (and their children) on Ctrl-C, SIGTERM or when one dies."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Dict, List, Mapping, Optional, Sequence
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    critical: bool = True
+    pump: Optional[threading.Thread] = field(default=None, repr=False)
+
+
+class Supervisor:
+    """Owns every process the dev runner starts; `stop_all` leaves nothing running."""
+
+    def __init__(self) -> None:
+        self.children: List[Child] = []
+        self._stopping = threading.Event()
+
+    def adopt(self, name: str, process: subprocess.Popen, critical: bool = True) -> Child:
+        """Track a process started elsewhere (e.g. Redis) so it is stopped with the rest."""
+        child = Child(name, process, critical)
+        self.children.append(child)
+        return child
+
+    def start(self, name: str, args: Sequence[str], env: Optional[Mapping[str, str]] = None,
+              cwd: Optional[str] = None, critical: bool = True) -> Child:
+        """Start `args` in a new session, streaming its output prefixed with `name`."""
+        process = subprocess.Popen(
+            list(args), env={**os.environ, **(env or {})}, cwd=cwd,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            text=True, bufsize=1, errors="replace",
+        )
+        child = self.adopt(name, process, critical)
+        child.pump = threading.Thread(target=self._pump, args=(child,), daemon=True)
+        child.pump.start()
+        return child
+
+    @staticmethod
+    def _pump(child: Child) -> None:
+        assert child.process.stdout is not None
+        for line in child.process.stdout:
+            sys.stdout.write(f"[{child.name}] {line}")
+            sys.stdout.flush()
+
+    def first_dead(self) -> Optional[Child]:
+        """The first critical child that has exited, if any."""
+        return next((c for c in self.children if c.critical and c.process.poll() is not None), None)
+
+    def wait(self) -> int:
+        """Block until Ctrl-C/SIGTERM or a critical child exits; then stop everything."""
+        def on_signal(signum: int, _frame: object) -> None:
+            self._stopping.set()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        code = 0
+        while not self._stopping.is_set():
+            dead = self.first_dead()
+            if dead is not None:
+                print(f"[devstack] {dead.name} exited with {dead.process.returncode}; stopping everything",
+                      flush=True)
+                code = 1
+                break
+            self._stopping.wait(0.5)
+        self.stop_all()
+        return code
+
+    def stop_all(self, grace: float = 10.0) -> None:
+        """SIGTERM every process group (newest first), then SIGKILL what is left after `grace`."""
+        for child in reversed(self.children):
+            _signal_group(child.process, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for child in reversed(self.children):
+            remaining = max(0.0, deadline - time.monotonic())
+            try:
+                child.process.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                pass
+            # The group may hold grandchildren even after the leader exits.
+            _signal_group(child.process, signal.SIGKILL)
+            try:
+                child.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def pids(self) -> Dict[str, int]:
+        return {c.name: c.process.pid for c in self.children}
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
