@@ -10,14 +10,14 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PYTEST_ARGS ?=
 
-.PHONY: run test envs env-services env-bot browser model test-services test-bot lock-services lock-bot clean
+.PHONY: run test envs env-services env-bot tools test-services test-bot lock-services lock-bot clean
 
 ## run: build what is missing, then start Redis, MongoDB, the sandbox, the bot and every service
-run: envs browser
+run: envs tools
 	$(SERVICES_PY) -m devstack run
 
 ## test: build what is missing, then run the whole suite in both environments
-test: envs browser
+test: envs tools
 	$(MAKE) --no-print-directory test-services test-bot
 
 test-services:
@@ -34,9 +34,9 @@ env-services:
 env-bot:
 	@scripts/ensure-env.sh bot >/dev/null
 
-## browser: Debian's chromium for the browser tests and the virtual-phones check (never a downloaded browser)
-browser:
-	@scripts/ensure-chromium.sh
+## tools: Debian packages the tests use (chromium, docker-compose); never a downloaded browser
+tools:
+	@scripts/ensure-debian-tools.sh
 
 ## lock-*: re-resolve a lock file from its .in file (needs network to PyPI)
 lock-services:
