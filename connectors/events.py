@@ -25,6 +25,18 @@ HANDOFF_RESOLVED = "handoff.resolved"
 HANDOFF_TIMED_OUT = "handoff.timed_out"
 CONTACT_OPTED_IN = "contact.opted_in"
 CONTACT_OPTED_OUT = "contact.opted_out"
+# Webhook-derived events (connectors.mapping) -----------------------------------------------
+MESSAGE_PLAYED = "message.played"  # first play of a voice message
+MESSAGE_STATUS_OTHER = "message.status"  # a status value Parley does not know yet (data.status)
+MESSAGE_ECHO = "message.echo"  # a human replied from the WhatsApp Business app (smb_message_echoes)
+MESSAGE_DEAD_LETTERED = "message.dead_lettered"  # inbound processing failed past its retry budget
+TEMPLATE_STATUS_UPDATED = "template.status_updated"
+TEMPLATE_QUALITY_UPDATED = "template.quality_updated"
+TEMPLATE_CATEGORY_UPDATED = "template.category_updated"
+ACCOUNT_UPDATED = "account.updated"  # account_update, phone_number_quality_update, business_capability_update
+WEBHOOK_ERROR = "webhook.error"  # value.errors: system or app level problem reported by Meta
+WEBHOOK_FIELD = "webhook.field"  # any other subscribed field, data = {"field", "waba_id", "time", "value"}
+WEBHOOK_MALFORMED = "webhook.malformed"  # a signed body that was not a JSON object
 
 
 @dataclass(frozen=True)

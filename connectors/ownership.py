@@ -10,6 +10,8 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
+from . import keys
+
 
 class Owner(str, enum.Enum):
     BOT = "bot"
@@ -52,3 +54,30 @@ class Ownership:
 
 
 BOT = Ownership(Owner.BOT)
+
+
+# Redis access (async client of either environment) ----------------------------------------------
+_MARK_HUMAN_APP = """
+local o = redis.call('HGET', KEYS[1], 'owner')
+if o == false or o == 'bot' or o == 'human_app' or o == '' then
+  redis.call('HSET', KEYS[1], 'owner', 'human_app', 'agent', '', 'ticket_id', '')
+  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+async def load(redis: Any, wa_id: str) -> Ownership:
+    """The current ownership of ``wa_id``'s conversation (absent key: the bot)."""
+    return Ownership.from_hash(await redis.hgetall(keys.ownership(wa_id)))
+
+
+async def mark_human_app(redis: Any, wa_id: str, ttl_s: int) -> bool:
+    """A human answered from the WhatsApp Business app: silence the bot for ``ttl_s`` seconds.
+
+    Leaves queued/assigned conversations alone (an agent's claim wins); refreshes the TTL of an
+    existing human_app claim. True when the record was written. Writers of queued/assigned
+    must replace the whole key (DEL + HSET, or PERSIST) so this TTL never outlives them.
+    """
+    return bool(await redis.eval(_MARK_HUMAN_APP, 1, keys.ownership(wa_id), int(ttl_s)))

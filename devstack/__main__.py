@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n[devstack] Parley is up:", flush=True)
     for name, url in urls.items():
         print(f"  {name:<22} {url}", flush=True)
+    print("[devstack] pids: " + " ".join(f"{n}={p}" for n, p in supervisor.pids().items()), flush=True)
     print("[devstack] Ctrl-C stops everything.\n", flush=True)
     return supervisor.wait()
 

@@ -56,7 +56,7 @@ def start_platform(s: StackSettings, sup: Supervisor) -> Dict[str, str]:
 def _ensure_redis(s: StackSettings, sup: Supervisor) -> str:
     if s.redis_url:
         return s.redis_url
-    if port_open("127.0.0.1", 6379):
+    if not s.bundled_redis and port_open("127.0.0.1", 6379):
         return "redis://127.0.0.1:6379/0"
     port = free_port_or(6379)
     sup.adopt("redis", start_redis(port, s.data_dir / "redis", aof=True))

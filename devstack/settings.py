@@ -12,6 +12,7 @@ class StackSettings:
     root: Path
     data_dir: Path
     redis_url: Optional[str]       # None: reuse 127.0.0.1:6379 or start the bundled server
+    bundled_redis: bool            # start the bundled server even when 6379 answers
     mongodb_url: Optional[str]     # None: start the embedded MongoDB-compatible server
     mongodb_db: str
     services_python: str
@@ -37,6 +38,7 @@ class StackSettings:
             root=root,
             data_dir=Path(env.get("PARLEY_DATA_DIR", str(root / ".data"))),
             redis_url=env.get("REDIS_URL") or None,
+            bundled_redis=env.get("PARLEY_BUNDLED_REDIS", "") == "1",
             mongodb_url=env.get("MONGODB_URL") or None,
             mongodb_db=env.get("MONGODB_DB", "parley"),
             services_python=env.get("PARLEY_SERVICES_PYTHON", ""),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-pytest_plugins = ["tests.plugins.stores", "tests.plugins.sandbox"]
+pytest_plugins = ["tests.plugins.stores", "tests.plugins.sandbox", "tests.plugins.browser"]
 
 IN_BOT_ENV = importlib.util.find_spec("rasa") is not None
 

@@ -1,0 +1,78 @@
+"""Settings of the broadcasts service: one frozen dataclass, read once from the environment."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Dict, Mapping, Optional
+
+#: Price per delivered template message, by category then country calling code ("*" = any other).
+DEFAULT_PRICES: Dict[str, Dict[str, float]] = {
+    "marketing": {"91": 0.0107, "1": 0.025, "44": 0.0529, "*": 0.05},
+    "utility": {"91": 0.0014, "1": 0.004, "44": 0.022, "*": 0.01},
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads from its environment (see broadcasts/README.md)."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    mongo_url: str = "mongodb://127.0.0.1:27017/"
+    mongo_db: str = "parley"
+    host: str = "127.0.0.1"
+    port: int = 8789
+    default_region: str = "IN"
+    graph_url: str = "https://graph.facebook.com/v23.0"
+    access_token: str = ""
+    phone_number_id: str = ""
+    waba_id: str = ""
+    default_rate: float = 80.0
+    worker_concurrency: int = 64
+    send_lease_seconds: float = 30.0
+    attribution_hours: float = 72.0
+    stuck_sent_minutes: float = 60.0
+    frequency_cap: int = 2
+    frequency_days: float = 7.0
+    template_sync_seconds: float = 300.0
+    maintenance_seconds: float = 1.0
+    import_batch: int = 1000
+    webhook_urls: tuple = ()
+    webhook_secret: str = ""
+    prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
+    consumer_name: str = "broadcasts-1"
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides: Any) -> "Settings":
+        """Build from ``BROADCASTS_*`` (and the shared ``REDIS_URL``/``MONGO_URL``/``WA_*``) variables."""
+        e = dict(os.environ if env is None else env)
+        prices = e.get("BROADCASTS_PRICES")
+        values: Dict[str, Any] = dict(
+            redis_url=e.get("REDIS_URL", cls.redis_url),
+            mongo_url=e.get("MONGO_URL", cls.mongo_url),
+            mongo_db=e.get("BROADCASTS_MONGO_DB", e.get("MONGO_DB", cls.mongo_db)),
+            host=e.get("BROADCASTS_HOST", cls.host),
+            port=int(e.get("BROADCASTS_PORT", cls.port)),
+            default_region=e.get("BROADCASTS_DEFAULT_REGION", cls.default_region),
+            graph_url=e.get("WA_GRAPH_URL", cls.graph_url),
+            access_token=e.get("WA_ACCESS_TOKEN", ""),
+            phone_number_id=e.get("WA_PHONE_NUMBER_ID", ""),
+            waba_id=e.get("WA_WABA_ID", ""),
+            default_rate=float(e.get("BROADCASTS_RATE", cls.default_rate)),
+            worker_concurrency=int(e.get("BROADCASTS_WORKER_CONCURRENCY", cls.worker_concurrency)),
+            send_lease_seconds=float(e.get("BROADCASTS_SEND_LEASE_S", cls.send_lease_seconds)),
+            attribution_hours=float(e.get("BROADCASTS_ATTRIBUTION_HOURS", cls.attribution_hours)),
+            stuck_sent_minutes=float(e.get("BROADCASTS_STUCK_SENT_MIN", cls.stuck_sent_minutes)),
+            frequency_cap=int(e.get("BROADCASTS_FREQUENCY_CAP", cls.frequency_cap)),
+            frequency_days=float(e.get("BROADCASTS_FREQUENCY_DAYS", cls.frequency_days)),
+            webhook_urls=tuple(u for u in e.get("BROADCASTS_WEBHOOK_URLS", "").split(",") if u),
+            webhook_secret=e.get("BROADCASTS_WEBHOOK_SECRET", ""),
+            consumer_name=e.get("BROADCASTS_CONSUMER", f"broadcasts-{os.getpid()}"),
+        )
+        if prices:
+            values["prices"] = json.loads(open(prices).read() if prices.endswith(".json") else prices)
+        values.update(overrides)
+        settings = cls(**values)
+        if settings.webhook_urls and not settings.webhook_secret:
+            raise SystemExit("BROADCASTS_WEBHOOK_SECRET is required when BROADCASTS_WEBHOOK_URLS is set")
+        return settings

@@ -1,0 +1,323 @@
+"""Parse a Cloud API webhook body into typed, immutable values.
+
+:func:`parse` walks every ``entry``/``changes`` item and every ``messages``, ``statuses``,
+``errors``, ``message_echoes`` and ``user_preferences`` element (Meta may batch them).
+Parsing is defensive: a missing or oddly typed field becomes an empty value, a new message
+type or status becomes ``UNKNOWN``; only a body that is not a JSON object raises
+:class:`MalformedWebhook`.
+"""
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+
+class MalformedWebhook(ValueError):
+    """The body is not a JSON object."""
+
+
+class _Parsed(str, enum.Enum):
+    @classmethod
+    def parse(cls, value: Any):  # type: ignore[no-untyped-def]
+        try:
+            return cls(value)
+        except ValueError:
+            return cls("unknown")
+
+
+class MessageType(_Parsed):
+    TEXT = "text"
+    IMAGE = "image"
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACTS = "contacts"
+    REACTION = "reaction"
+    BUTTON = "button"
+    INTERACTIVE = "interactive"
+    ORDER = "order"
+    SYSTEM = "system"
+    UNSUPPORTED = "unsupported"
+    REVOKE = "revoke"
+    EDIT = "edit"
+    UNKNOWN = "unknown"
+
+
+MEDIA_TYPES = frozenset(
+    {MessageType.IMAGE, MessageType.VIDEO, MessageType.AUDIO, MessageType.DOCUMENT, MessageType.STICKER}
+)
+
+
+class StatusValue(_Parsed):
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    PLAYED = "played"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class ErrorInfo:
+    code: int
+    title: str
+    message: str = ""
+    details: str = ""
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"code": self.code, "title": self.title, "details": self.details}
+
+
+@dataclass(frozen=True)
+class Media:
+    id: str
+    mime_type: str
+    caption: str = ""
+    filename: str = ""
+    sha256: str = ""
+    voice: bool = False
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+    name: str = ""
+    address: str = ""
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A tap: ``kind`` is ``button`` (template quick reply), ``button_reply``, ``list_reply`` or ``nfm_reply``."""
+
+    kind: str
+    payload: str
+    title: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    wamid: str
+    wa_id: str
+    phone_number_id: str
+    type: MessageType
+    raw_type: str
+    timestamp: int
+    name: str = ""
+    user_id: str = ""
+    text: str = ""
+    reply: Optional[Reply] = None
+    media: Optional[Media] = None
+    location: Optional[Location] = None
+    context_id: str = ""
+    errors: Tuple[ErrorInfo, ...] = ()
+    raw: Dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Status:
+    wamid: str
+    status: StatusValue
+    raw_status: str
+    recipient_id: str
+    phone_number_id: str
+    timestamp: int
+    errors: Tuple[ErrorInfo, ...] = ()
+    biz_opaque_callback_data: str = ""
+    pricing: Optional[Dict[str, Any]] = None
+
+
+@dataclass(frozen=True)
+class Echo:
+    """A message a human sent from the WhatsApp Business app (``smb_message_echoes``)."""
+
+    wamid: str
+    to: str
+    phone_number_id: str
+    type: str
+    timestamp: int
+    raw: Dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Preference:
+    """A ``user_preferences`` item: ``value`` is ``stop``, ``resume`` (or ``signup``)."""
+
+    wa_id: str
+    value: str
+    category: str
+    detail: str
+    timestamp: int
+    phone_number_id: str
+
+
+@dataclass(frozen=True)
+class ChangeError:
+    """A top-level ``value.errors`` item (system or app level problem)."""
+
+    phone_number_id: str
+    error: ErrorInfo
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """Any other field (template status/quality/category, account and number updates...)."""
+
+    field: str
+    waba_id: str
+    time: int
+    value: Dict[str, Any]
+
+
+@dataclass
+class Notification:
+    """Everything one webhook body carried, in body order within each list."""
+
+    messages: List[InboundMessage] = field(default_factory=list)
+    statuses: List[Status] = field(default_factory=list)
+    errors: List[ChangeError] = field(default_factory=list)
+    echoes: List[Echo] = field(default_factory=list)
+    preferences: List[Preference] = field(default_factory=list)
+    changes: List[FieldChange] = field(default_factory=list)
+
+
+def parse(body: Union[bytes, str, Dict[str, Any]]) -> Notification:
+    """Parse a webhook body (raw bytes as received, or an already decoded object)."""
+    if isinstance(body, dict):
+        doc: Any = body
+    else:
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise MalformedWebhook(str(exc)) from exc
+    if not isinstance(doc, dict):
+        raise MalformedWebhook("webhook body is not a JSON object")
+    out = Notification()
+    for entry in _dicts(doc.get("entry")):
+        for change in _dicts(entry.get("changes")):
+            _parse_change(out, str(entry.get("id") or ""), _int(entry.get("time")), change)
+    return out
+
+
+def _parse_change(out: Notification, waba_id: str, time: int, change: Dict[str, Any]) -> None:
+    name = str(change.get("field") or "")
+    value = change.get("value") if isinstance(change.get("value"), dict) else {}
+    meta = value.get("metadata") if isinstance(value.get("metadata"), dict) else {}
+    phone_id = str(meta.get("phone_number_id") or "")
+    if name == "messages":
+        names = {
+            str(c.get("wa_id") or ""): (_str(_get(c, "profile", "name")), str(c.get("user_id") or ""))
+            for c in _dicts(value.get("contacts"))
+        }
+        out.messages.extend(_message(m, phone_id, names) for m in _dicts(value.get("messages")))
+        out.statuses.extend(_status(s, phone_id) for s in _dicts(value.get("statuses")))
+        out.errors.extend(ChangeError(phone_id, _error(e)) for e in _dicts(value.get("errors")))
+    elif name == "smb_message_echoes":
+        out.echoes.extend(
+            Echo(_str(e.get("id")), _str(e.get("to")), phone_id, _str(e.get("type")), _int(e.get("timestamp")), e)
+            for e in _dicts(value.get("message_echoes"))
+        )
+    elif name == "user_preferences":
+        out.preferences.extend(
+            Preference(_str(p.get("wa_id")), _str(p.get("value")), _str(p.get("category")),
+                       _str(p.get("detail")), _int(p.get("timestamp")), phone_id)
+            for p in _dicts(value.get("user_preferences"))
+        )
+    else:
+        out.changes.append(FieldChange(name, waba_id, time, value))
+
+
+def _message(m: Dict[str, Any], phone_id: str, names: Dict[str, Tuple[str, str]]) -> InboundMessage:
+    raw_type = _str(m.get("type"))
+    kind = MessageType.parse(raw_type)
+    wa_id = _str(m.get("from"))
+    name, user_id = names.get(wa_id, ("", ""))
+    body = m.get(raw_type) if isinstance(m.get(raw_type), dict) else {}
+    text, reply, media, location = "", None, None, None
+    if kind is MessageType.TEXT:
+        text = _str(body.get("body"))
+    elif kind in MEDIA_TYPES:
+        media = Media(_str(body.get("id")), _str(body.get("mime_type")), _str(body.get("caption")),
+                      _str(body.get("filename")), _str(body.get("sha256")), bool(body.get("voice")))
+        text = media.caption
+    elif kind is MessageType.LOCATION:
+        location = Location(_float(body.get("latitude")), _float(body.get("longitude")), _str(body.get("name")),
+                            _str(body.get("address")), _str(body.get("url")))
+    elif kind is MessageType.BUTTON:
+        label = _str(body.get("text"))
+        reply = Reply("button", _str(body.get("payload")) or label, label)
+    elif kind is MessageType.INTERACTIVE:
+        reply = _interactive(body)
+    elif kind is MessageType.ORDER:
+        text = _str(body.get("text"))
+    elif kind is MessageType.SYSTEM:
+        text = _str(body.get("body"))
+    return InboundMessage(
+        wamid=_str(m.get("id")), wa_id=wa_id, phone_number_id=phone_id, type=kind, raw_type=raw_type,
+        timestamp=_int(m.get("timestamp")), name=name, user_id=user_id or _str(m.get("from_user_id")),
+        text=text, reply=reply, media=media, location=location,
+        context_id=_str(_get(m, "context", "id")),
+        errors=tuple(_error(e) for e in _dicts(m.get("errors"))), raw=m,
+    )
+
+
+def _interactive(body: Dict[str, Any]) -> Optional[Reply]:
+    kind = _str(body.get("type"))
+    inner = body.get(kind) if isinstance(body.get(kind), dict) else None
+    if inner is None:
+        return None  # e.g. a re-tapped old message: Meta sends no interactive object
+    if kind == "nfm_reply":
+        return Reply(kind, _str(inner.get("response_json")), _str(inner.get("name")), _str(inner.get("body")))
+    return Reply(kind, _str(inner.get("id")), _str(inner.get("title")), _str(inner.get("description")))
+
+
+def _status(s: Dict[str, Any], phone_id: str) -> Status:
+    raw = _str(s.get("status"))
+    pricing = s.get("pricing") if isinstance(s.get("pricing"), dict) else None
+    return Status(
+        wamid=_str(s.get("id")), status=StatusValue.parse(raw), raw_status=raw,
+        recipient_id=_str(s.get("recipient_id")), phone_number_id=phone_id, timestamp=_int(s.get("timestamp")),
+        errors=tuple(_error(e) for e in _dicts(s.get("errors"))),
+        biz_opaque_callback_data=_str(s.get("biz_opaque_callback_data")), pricing=pricing,
+    )
+
+
+def _error(e: Dict[str, Any]) -> ErrorInfo:
+    return ErrorInfo(_int(e.get("code")), _str(e.get("title")), _str(e.get("message")),
+                     _str(_get(e, "error_data", "details")))
+
+
+def _dicts(value: Any) -> List[Dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _get(d: Dict[str, Any], *path: str) -> Any:
+    for key in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(key)  # type: ignore[assignment]
+    return d
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
