@@ -213,4 +213,4 @@ class GraphClient:
         return parsed if isinstance(parsed, dict) else {"data": parsed}
 
 
-__all__ = ["GraphClient", "Transport", "AiohttpTransport", "HttpxTransport", "WhatsAppError", "TransportError"]
+__all__ = ["GraphClient", "Transport", "AiohttpTransport", "HttpxTransport"]

@@ -33,7 +33,7 @@ _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-_EMIT_ONCE = """
+EMIT_ONCE_SCRIPT = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   local args = {}
   for i = 2, #ARGV do args[#args + 1] = ARGV[i] end
@@ -72,4 +72,4 @@ async def emit_once(
     flat: List[str] = []
     for k, v in fields.items():
         flat.extend((k, v))
-    return bool(await redis.eval(_EMIT_ONCE, 2, claim_key, stream, ttl_s, *flat))
+    return bool(await redis.eval(EMIT_ONCE_SCRIPT, 2, claim_key, stream, ttl_s, *flat))

@@ -9,8 +9,9 @@ Which inbound types reach the bot (everything is also a ``message.received`` eve
 * ``button`` / ``interactive`` button_reply and list_reply: the payload Parley set on the
   button, verbatim, so ``/intent{...}`` payloads trigger intents; the title goes to metadata.
 * ``interactive`` nfm_reply (WhatsApp Flows): the text ``[flow_reply]``, response JSON in metadata.
-* media (image, video, audio, document, sticker): the caption (neutralised like text) or the
-  placeholder ``[image]`` / ``[audio]`` ...; media id and mime type in metadata.
+* media (image, video, audio, document, sticker): the caption (neutralised like text), or, with
+  no caption, ``/media_received{"media_type": "image"}`` built by Parley (the bot's intent);
+  media id and mime type in metadata.
 * ``location``: ``/share_location{"latitude": .., "longitude": ..}`` built by Parley.
 * contacts, reaction, order, system, unsupported, revoke, edit, unknown: not sent to the bot.
 """
@@ -30,6 +31,7 @@ from .webhook import (
 )
 
 LOCATION_INTENT = "share_location"
+MEDIA_INTENT = "media_received"
 FLOW_REPLY_TEXT = "[flow_reply]"
 EMPTY_TEXT = "[empty]"
 _LEADING = re.compile(r"^[\s/]+")
@@ -108,11 +110,18 @@ def _bot_text(msg: InboundMessage) -> Optional[str]:
     if msg.reply is not None and msg.reply.kind == "nfm_reply":
         return FLOW_REPLY_TEXT
     if msg.type in MEDIA_TYPES and msg.media is not None:
-        return neutralise(msg.media.caption) if msg.media.caption.strip() else f"[{msg.type.value}]"
+        if msg.media.caption.strip():
+            return neutralise(msg.media.caption)
+        return _command(MEDIA_INTENT, {"media_type": msg.type.value})
     if msg.type is MessageType.LOCATION and msg.location is not None:
         loc = {"latitude": msg.location.latitude, "longitude": msg.location.longitude}
-        return "/" + LOCATION_INTENT + json.dumps(loc, separators=(",", ":"))
+        return _command(LOCATION_INTENT, loc)
     return None
+
+
+def _command(intent: str, entities: Dict[str, Any]) -> str:
+    """An intent command only Parley builds (customers' text can never start with ``/``)."""
+    return "/" + intent + json.dumps(entities, separators=(",", ":"))
 
 
 def status_event(status: Status) -> Event:

@@ -12,11 +12,17 @@ token bucket in a hash ``{tokens, ts}``. It answers a *wait time* in seconds, ne
 
 The per-number bucket (``keys.rate_bucket``) defaults to 80 msg/s; the per-recipient pair
 budget (``keys.pair_rate``) to 45 messages refilled one per 6 s.
+
+``RedisBatcher`` is the group commit these calls go through in the sender: every command
+issued while one pipeline is in flight goes out in the next one, so a thousand concurrent
+sends cost a few round trips and one or two connections (redis-py 8's default pool stops at
+100 connections and raises beyond).
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 from connectors import keys
 
@@ -106,7 +112,8 @@ class TokenBucket:
         return await self._run("try", cost, floor)
 
     async def _run(self, mode: str, cost: float, floor: float) -> float:
-        result = await self._script(keys=[self.key], args=[self.rate, self.capacity, cost, mode, floor])
+        result = await self._script(keys=[self.key], args=[self.rate, self.capacity, cost, mode, floor],
+                                    client=self.redis)
         return float(result.decode() if isinstance(result, bytes) else result)
 
 
@@ -130,5 +137,81 @@ class PairPacer:
     async def reserve(self, wa_id: str) -> float:
         """Reserve the next slot for ``wa_id``; seconds to wait before sending."""
         key = keys.pair_rate(self.phone_number_id, wa_id)
-        result = await self._script(keys=[key], args=[self.rate, self.burst, 1, "reserve", 0])
+        result = await self._script(keys=[key], args=[self.rate, self.burst, 1, "reserve", 0], client=self.redis)
         return float(result.decode() if isinstance(result, bytes) else result)
+
+
+class RedisBatcher:
+    """The subset of a ``redis.asyncio`` client the WhatsApp kit uses, batched (group commit).
+
+    ``get``, ``exists``, ``set``, ``xadd``, ``evalsha`` and ``script_load`` are queued; the first call of a loop
+    tick schedules a flush, and calls made while a pipeline is in flight go in the next one.
+    Errors are per command. Pass it wherever a redis client is expected in connectors
+    (``window_open``, ``RedisConsent``, ``TokenBucket``...). ``aclose`` waits for the last flush.
+    """
+
+    def __init__(self, redis: Any, *, max_batch: int = 512) -> None:
+        self.redis = redis
+        self.max_batch = max_batch
+        self._pending: List[Tuple[Callable[[Any], Any], "asyncio.Future[Any]"]] = []
+        self._flusher: Optional["asyncio.Task[None]"] = None
+
+    def register_script(self, script: str) -> Any:
+        return self.redis.register_script(script)
+
+    def script_load(self, script: str) -> "asyncio.Future[Any]":
+        return self._queue(lambda pipe: pipe.script_load(script))
+
+    def get(self, key: str) -> "asyncio.Future[Any]":
+        return self._queue(lambda pipe: pipe.get(key))
+
+    def exists(self, *names: str) -> "asyncio.Future[Any]":
+        return self._queue(lambda pipe: pipe.exists(*names))
+
+    def set(self, key: str, value: Any, **options: Any) -> "asyncio.Future[Any]":
+        return self._queue(lambda pipe: pipe.set(key, value, **options))
+
+    def xadd(self, name: str, fields: Any, **options: Any) -> "asyncio.Future[Any]":
+        return self._queue(lambda pipe: pipe.xadd(name, fields, **options))
+
+    def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> "asyncio.Future[Any]":
+        return self._queue(lambda pipe: pipe.evalsha(sha, numkeys, *keys_and_args))
+
+    def _queue(self, command: Callable[[Any], Any]) -> "asyncio.Future[Any]":
+        loop = asyncio.get_running_loop()
+        future: "asyncio.Future[Any]" = loop.create_future()
+        self._pending.append((command, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+            batch = [(command, future) for command, future in batch if not future.done()]
+            if not batch:
+                continue
+            pipe = self.redis.pipeline(transaction=False)
+            try:
+                for command, _ in batch:
+                    command(pipe)
+                results = await pipe.execute(raise_on_error=False)
+            except asyncio.CancelledError:
+                for _, future in batch + self._pending:
+                    future.cancel()
+                self._pending = []
+                raise
+            except Exception as exc:  # noqa: BLE001 - connection lost: every caller of this batch sees it
+                results = [exc] * len(batch)
+            for (_, future), result in zip(batch, results):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
+
+    async def aclose(self) -> None:
+        """Wait for commands already queued (the underlying client stays open: it was injected)."""
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)

@@ -43,16 +43,23 @@ async def refresh_window(redis: Any, phone_number_id: str, wa_id: str, ts: Times
     """
     stamp = int(float(ts))
     ttl = int(stamp + WINDOW_SECONDS - clock())
-    result = await _script(redis)(keys=[keys.window(phone_number_id, wa_id)], args=[stamp, ttl])
+    result = await _script(redis)(keys=[keys.window(phone_number_id, wa_id)], args=[stamp, ttl], client=redis)
     return bool(int(result))
+
+
+def expires_at(value: Any) -> Optional[float]:
+    """The closing time stored in a window key's value (bytes, str or None)."""
+    if value is None:
+        return None
+    try:
+        return float(value) + WINDOW_SECONDS
+    except (TypeError, ValueError):
+        return None
 
 
 async def window_expires_at(redis: Any, phone_number_id: str, wa_id: str) -> Optional[float]:
     """Unix time the window closes, or None when there is none."""
-    value = await redis.get(keys.window(phone_number_id, wa_id))
-    if value is None:
-        return None
-    return float(value) + WINDOW_SECONDS
+    return expires_at(await redis.get(keys.window(phone_number_id, wa_id)))
 
 
 async def window_open(redis: Any, phone_number_id: str, wa_id: str, *, now: Optional[float] = None,

@@ -54,7 +54,8 @@ class AuditEntry:
                    doc.get("agent", ""), doc.get("note", ""))
 
 
-TIMESTAMPS = ("queued_at", "assigned_at", "first_reply_at", "resolved_at", "timed_out_at")
+TIMESTAMPS = ("queued_at", "waiting_since", "assigned_at", "first_reply_at", "resolved_at",
+              "timed_out_at")
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Ticket:
     queued_at: datetime
     agent: str = ""
     request_id: str = ""
+    waiting_since: Optional[datetime] = None  # queued_at, or the last requeue
     assigned_at: Optional[datetime] = None
     first_reply_at: Optional[datetime] = None
     resolved_at: Optional[datetime] = None
@@ -104,7 +106,7 @@ class Ticket:
         out: Dict[str, Any] = {
             "id": self.id, "wa_id": self.wa_id, "name": self.name, "status": self.status.value,
             "agent": self.agent, "reason": self.reason, "context": self.context,
-            "audit": [{**a.to_doc(), "at": iso(a.at)} for a in self.audit],
+            "seq": len(self.audit), "audit": [{**a.to_doc(), "at": iso(a.at)} for a in self.audit],
         }
         out.update({name: iso(getattr(self, name)) for name in TIMESTAMPS})
         return out
@@ -112,7 +114,7 @@ class Ticket:
     def summary(self) -> Dict[str, Any]:
         """What a queue row needs (no context, no audit): safe to broadcast to every agent."""
         return {"id": self.id, "wa_id": self.wa_id, "name": self.name, "status": self.status.value,
-                "agent": self.agent, "reason": self.reason,
+                "agent": self.agent, "reason": self.reason, "seq": len(self.audit),
                 **{name: iso(getattr(self, name)) for name in TIMESTAMPS}}
 
     def with_changes(self, **changes: Any) -> "Ticket":

@@ -172,7 +172,7 @@ def check_send(expected: Slots, named: bool, components: list[dict[str, Any]]) -
     given: dict[str, list[dict[str, Any]]] = {"header": [], "body": []}
     buttons: dict[int, dict[str, Any]] = {}
     for component in components:
-        kind = component["type"]
+        kind = str(component["type"]).lower()
         if kind == "button":
             index = _button_index(component)
             buttons[index] = component

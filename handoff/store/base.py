@@ -30,7 +30,8 @@ class TicketStore(Protocol):
                    limit: int = 200) -> List[Ticket]:
         """Tickets in `statuses` (of `agent` if given), oldest queued first."""
 
-    async def queued_before(self, cutoff: datetime, limit: int = 100) -> List[Ticket]: ...
+    async def waiting_before(self, cutoff: datetime, limit: int = 100) -> List[Ticket]:
+        """Queued tickets waiting (since the request or the last requeue) since before `cutoff`."""
 
     async def open_counts(self) -> Dict[str, int]:
         """Assigned tickets per agent."""

@@ -62,10 +62,10 @@ class MemoryTicketStore:
                  if t.status in statuses and (agent is None or t.agent == agent)]
         return sorted(found, key=lambda t: t.queued_at)[:limit]
 
-    async def queued_before(self, cutoff: datetime, limit: int = 100) -> List[Ticket]:
+    async def waiting_before(self, cutoff: datetime, limit: int = 100) -> List[Ticket]:
         found = [t for t in self._tickets.values()
-                 if t.status is Status.QUEUED and t.queued_at < cutoff]
-        return sorted(found, key=lambda t: t.queued_at)[:limit]
+                 if t.status is Status.QUEUED and (t.waiting_since or t.queued_at) < cutoff]
+        return sorted(found, key=lambda t: t.waiting_since or t.queued_at)[:limit]
 
     async def open_counts(self) -> Dict[str, int]:
         counts: Dict[str, int] = {}

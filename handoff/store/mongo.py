@@ -21,6 +21,7 @@ async def ensure_indexes(db: Any) -> None:
     await db[TICKETS].create_index("open_wa_id", unique=True, sparse=True)
     await db[TICKETS].create_index("request_id", unique=True, sparse=True)
     await db[TICKETS].create_index([("status", ASCENDING), ("queued_at", ASCENDING)])
+    await db[TICKETS].create_index([("status", ASCENDING), ("waiting_since", ASCENDING)])
     await db[TICKETS].create_index([("agent", ASCENDING), ("status", ASCENDING)])
     await db[TRANSCRIPT].create_index([("wa_id", ASCENDING), ("at", ASCENDING)])
     await db[AGENTS].create_index("email", unique=True)
@@ -83,9 +84,10 @@ class MongoTicketStore:
         cursor = self._c.find(query).sort("queued_at", ASCENDING).limit(limit)
         return [Ticket.from_doc(d) async for d in cursor]
 
-    async def queued_before(self, cutoff: datetime, limit: int = 100) -> List[Ticket]:
-        cursor = self._c.find({"status": Status.QUEUED.value, "queued_at": {"$lt": cutoff}})
-        return [Ticket.from_doc(d) async for d in cursor.sort("queued_at", ASCENDING).limit(limit)]
+    async def waiting_before(self, cutoff: datetime, limit: int = 100) -> List[Ticket]:
+        cursor = self._c.find({"status": Status.QUEUED.value, "waiting_since": {"$lt": cutoff}})
+        return [Ticket.from_doc(d)
+                async for d in cursor.sort("waiting_since", ASCENDING).limit(limit)]
 
     async def open_counts(self) -> Dict[str, int]:
         rows = self._c.aggregate([{"$match": {"status": Status.ASSIGNED.value}},

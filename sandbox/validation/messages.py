@@ -154,7 +154,9 @@ def _template_shape(body: dict[str, Any]) -> None:
         where = f.child(f.child("template", "components"), index)
         if not isinstance(component, dict):
             raise GraphError(100, f"Param {where} must be a JSON object.")
-        f.one_of(component.get("type"), f.child(where, "type"), ("header", "body", "button", "footer"))
+        kind = component.get("type")
+        if not isinstance(kind, str) or kind.lower() not in ("header", "body", "button", "footer"):
+            raise GraphError(100, f"Param {f.child(where, 'type')} must be one of {{header, body, button, footer}}.")
         parameters = component.get("parameters", [])
         if not isinstance(parameters, list):
             raise GraphError(100, f"Param {f.child(where, 'parameters')} must be an array.")

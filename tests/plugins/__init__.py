@@ -1,0 +1,1 @@
+"""Pytest plugins shared by Parley's test suites (stdlib + pytest only)."""

@@ -1,0 +1,1 @@
+"""Parley's demo Rasa bot (Paidal Shoes): domain, data, configs, custom actions."""

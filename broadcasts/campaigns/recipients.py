@@ -1,0 +1,136 @@
+"""Per-recipient records (``recipients``): the snapshot of a campaign's audience and each send.
+
+Id ``campaign:{campaign_id}:{wa_id}``, so a snapshot repeated by a restart or a second
+scheduler upserts the same documents. Every state change is a conditional update (see
+campaigns.state), so it happens once whatever the concurrency.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, AsyncIterable, Dict, List, Mapping, Optional, Tuple
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+
+from .state import FAIL_BELOW, RANK, RecipientState as R
+
+
+def record_id(campaign_id: str, wa_id: str) -> str:
+    return f"campaign:{campaign_id}:{wa_id}"
+
+
+def parse_id(rid: str) -> Tuple[str, str]:
+    """(campaign_id, wa_id) of a record id."""
+    _, rest = rid.split(":", 1)
+    campaign_id, wa_id = rest.rsplit(":", 1)
+    return campaign_id, wa_id
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class RecipientStore:
+    def __init__(self, db: Any) -> None:
+        self.col = db["recipients"]
+
+    async def ensure_indexes(self) -> None:
+        await self.col.create_index([("campaign_id", ASCENDING), ("state", ASCENDING)])
+        await self.col.create_index([("wamid", ASCENDING)], sparse=True)
+        await self.col.create_index([("wa_id", ASCENDING), ("sent_at", DESCENDING)])
+        await self.col.create_index([("state", ASCENDING), ("claimed_at", ASCENDING)])
+
+    async def snapshot(self, campaign_id: str, category: str, rows: AsyncIterable[Tuple[str, Dict[str, str]]],
+                       batch: int = 1000) -> int:
+        """Create (never overwrite) one pending record per (wa_id, variable values); returns new ones."""
+        created, ops = 0, []
+        async for wa_id, values in rows:
+            ops.append(UpdateOne({"_id": record_id(campaign_id, wa_id)}, {"$setOnInsert": {
+                "campaign_id": campaign_id, "wa_id": wa_id, "category": category, "values": values,
+                "state": R.PENDING.value, "rank": 0, "created_at": utcnow()}}, upsert=True))
+            if len(ops) >= batch:
+                created += (await self.col.bulk_write(ops, ordered=False)).upserted_count
+                ops = []
+        if ops:
+            created += (await self.col.bulk_write(ops, ordered=False)).upserted_count
+        return created
+
+    async def get(self, rid: str) -> Optional[Dict[str, Any]]:
+        return await self.col.find_one({"_id": rid})
+
+    async def claim(self, rid: str, worker: str) -> Optional[Dict[str, Any]]:
+        """pending -> sending, atomically: only the one claimant gets the record back."""
+        return await self.col.find_one_and_update(
+            {"_id": rid, "state": R.PENDING.value},
+            {"$set": {"state": R.SENDING.value, "rank": RANK[R.SENDING], "claimed_at": utcnow(), "worker": worker},
+             "$inc": {"attempts": 1}}, return_document=ReturnDocument.AFTER)
+
+    async def release(self, rid: str) -> bool:
+        """sending -> pending (the campaign paused before the send left)."""
+        result = await self.col.update_one({"_id": rid, "state": R.SENDING.value},
+                                           {"$set": {"state": R.PENDING.value, "rank": 0}})
+        return result.modified_count == 1
+
+    async def accept(self, rid: str, wamid: str) -> Optional[Dict[str, Any]]:
+        """sending -> accepted with the wamid; None when a status webhook got there first."""
+        now = utcnow()
+        before = await self.col.find_one_and_update(
+            {"_id": rid, "rank": {"$lt": RANK[R.ACCEPTED]}, "state": {"$nin": [R.FAILED.value, R.SKIPPED.value]}},
+            {"$set": {"state": R.ACCEPTED.value, "rank": RANK[R.ACCEPTED], "wamid": wamid, "sent_at": now}},
+            return_document=ReturnDocument.BEFORE)
+        if before is None:  # a status overtook us: keep its state, still record the wamid
+            await self.col.update_one({"_id": rid, "wamid": {"$exists": False}}, {"$set": {"wamid": wamid}})
+        return before
+
+    async def fail(self, rid: str, error: Mapping[str, Any], transient: bool,
+                   state: R = R.FAILED) -> Optional[Dict[str, Any]]:
+        """-> failed (or skipped); returns the record before, or None if it was past failing."""
+        return await self.col.find_one_and_update(
+            {"_id": rid, "rank": {"$lt": FAIL_BELOW}, "state": {"$nin": [R.FAILED.value, R.SKIPPED.value]}},
+            {"$set": {"state": state.value, "error": dict(error), "transient": transient, "failed_at": utcnow()}},
+            return_document=ReturnDocument.BEFORE)
+
+    async def advance(self, rid: str, status: R, at: datetime, wamid: str = "") -> Optional[Dict[str, Any]]:
+        """Status webhook: move up to ``status`` if that is progress; returns the record before."""
+        rank = RANK[status]
+        sets: Dict[str, Any] = {"state": status.value, "rank": rank, f"{status.value}_at": at}
+        if wamid:
+            sets["wamid"] = wamid
+        before = await self.col.find_one_and_update(
+            {"_id": rid, "rank": {"$lt": rank}, "state": {"$nin": [R.FAILED.value, R.SKIPPED.value]}},
+            {"$set": sets}, return_document=ReturnDocument.BEFORE)
+        if before is not None and not before.get("sent_at"):
+            await self.col.update_one({"_id": rid, "sent_at": {"$exists": False}}, {"$set": {"sent_at": at}})
+        return before
+
+    async def by_wamid(self, wamid: str) -> Optional[Dict[str, Any]]:
+        return await self.col.find_one({"wamid": wamid})
+
+    async def latest_for(self, wa_id: str, since: datetime) -> Optional[Dict[str, Any]]:
+        """The most recent campaign message to ``wa_id`` sent after ``since`` (reply attribution)."""
+        return await self.col.find_one({"wa_id": wa_id, "sent_at": {"$gte": since}}, sort=[("sent_at", DESCENDING)])
+
+    async def expired_leases(self, lease_seconds: float, limit: int = 1000) -> List[Dict[str, Any]]:
+        cutoff = utcnow() - timedelta(seconds=lease_seconds)
+        cursor = self.col.find({"state": R.SENDING.value, "claimed_at": {"$lt": cutoff}}).limit(limit)
+        return [d async for d in cursor]
+
+    async def pending_ids(self, campaign_id: str) -> List[str]:
+        cursor = self.col.find({"campaign_id": campaign_id, "state": R.PENDING.value}, {"wa_id": 1})
+        return [d["wa_id"] async for d in cursor]
+
+    async def unfinished(self, campaign_id: str) -> int:
+        return await self.col.count_documents(
+            {"campaign_id": campaign_id, "state": {"$in": [R.PENDING.value, R.SENDING.value]}}, limit=1)
+
+    async def counts(self, campaign_id: str) -> Dict[str, int]:
+        """Recipients per state, straight from the records (the truth the counters must match)."""
+        pipeline = [{"$match": {"campaign_id": campaign_id}}, {"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+        return {d["_id"]: d["n"] async for d in self.col.aggregate(pipeline)}
+
+    async def failure_reasons(self, campaign_id: str) -> List[Dict[str, Any]]:
+        pipeline = [{"$match": {"campaign_id": campaign_id, "state": {"$in": ["failed", "skipped"]}}},
+                    {"$group": {"_id": {"code": "$error.code", "title": "$error.title"}, "n": {"$sum": 1}}},
+                    {"$sort": {"n": -1}}]
+        return [{"code": d["_id"].get("code"), "title": d["_id"].get("title"), "count": d["n"]}
+                async for d in self.col.aggregate(pipeline)]
+

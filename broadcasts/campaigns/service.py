@@ -1,0 +1,147 @@
+"""Campaign actions: each named action is one state transition plus its effects.
+
+``start`` transitions atomically first (only one scheduler or API call can win), then snapshots
+the audience into records (idempotent upserts) and enqueues them; a crash between the two is
+repaired by ``recover_snapshots`` (the scheduler's maintenance runs it).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, List, Mapping, Optional
+
+from ..errors import IllegalTransition
+from ..templates import ensure_sendable
+from .planner import Audience, Plan
+from .recipients import RecipientStore
+from .state import CampaignState, RecipientState as R
+from .store import CampaignStore
+
+log = logging.getLogger(__name__)
+ACTIVE = ("running", "paused", "scheduled")
+
+
+class CampaignService:
+    def __init__(self, store: CampaignStore, recipients: RecipientStore, queue: Any, audience: Audience,
+                 templates: Any) -> None:
+        self.store, self.recipients, self.queue = store, recipients, queue
+        self.audience, self.templates = audience, templates
+
+    async def create(self, spec: Mapping[str, Any]) -> Dict[str, Any]:
+        await self.templates.get(spec.get("template_id", ""))
+        return await self.store.create(spec)
+
+    async def preflight(self, campaign_id: str) -> Plan:
+        campaign = await self.store.get(campaign_id)
+        return await self.audience.preflight(campaign, await self.templates.get(campaign["template_id"]))
+
+    async def schedule(self, campaign_id: str, schedule: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        extra = {"schedule": dict(schedule)} if schedule else None
+        return await self.store.transition(campaign_id, "schedule", extra=extra)
+
+    async def start(self, campaign_id: str) -> Dict[str, Any]:
+        campaign = await self.store.get(campaign_id)
+        template = await self.templates.get(campaign["template_id"])
+        ensure_sendable(template)
+        doc = await self.store.transition(campaign_id, "start", extra={"snapshot_done": False,
+                                                                        "category": template["category"]})
+        await self.snapshot(doc, template)
+        return await self.store.get(campaign_id)
+
+    async def snapshot(self, campaign: Mapping[str, Any], template: Optional[Mapping[str, Any]] = None) -> Plan:
+        template = template or await self.templates.get(campaign["template_id"])
+        plan = Plan()
+        created = await self.recipients.snapshot(campaign["_id"], template["category"],
+                                                 self.audience.walk(campaign, template, plan))
+        await self.store.set_fields(campaign["_id"], {"plan": plan.to_dict(), "snapshot_done": True,
+                                                      "stats.audience": plan.eligible})
+        await self.enqueue_pending(campaign["_id"], campaign.get("priority", "normal"))
+        log.info("campaign %s: %d recipients snapshotted (%d new)", campaign["_id"], plan.eligible, created)
+        return plan
+
+    async def enqueue_pending(self, campaign_id: str, priority: str = "normal") -> int:
+        return await self.queue.enqueue(campaign_id, await self.recipients.pending_ids(campaign_id), priority)
+
+    async def pause(self, campaign_id: str, reason: str = "") -> Dict[str, Any]:
+        return await self.store.transition(campaign_id, "pause", reason=reason)
+
+    async def resume(self, campaign_id: str) -> Dict[str, Any]:
+        campaign = await self.store.get(campaign_id)
+        if campaign.get("state") == "paused" and campaign.get("state_reason", "").startswith("template"):
+            ensure_sendable(await self.templates.get(campaign["template_id"]))
+        doc = await self.store.transition(campaign_id, "resume")
+        await self.enqueue_pending(campaign_id, doc.get("priority", "normal"))
+        return doc
+
+    async def cancel(self, campaign_id: str) -> Dict[str, Any]:
+        return await self.store.transition(campaign_id, "cancel")
+
+    async def retry_failed(self, campaign_id: str) -> int:
+        """Re-send transient failures only (rate limits, outages, 131049); returns how many."""
+        campaign = await self.store.get(campaign_id)
+        if campaign["state"] == CampaignState.COMPLETED.value:
+            campaign = await self.store.transition(campaign_id, "retry")
+        elif campaign["state"] not in ("running", "paused"):
+            raise IllegalTransition(f"cannot retry a {campaign['state']} campaign")
+        query = {"campaign_id": campaign_id, "state": R.FAILED.value, "transient": True}
+        count = 0
+        async for doc in self.recipients.col.find(query, {"_id": 1}):
+            result = await self.recipients.col.update_one(
+                {"_id": doc["_id"], "state": R.FAILED.value},
+                {"$set": {"state": R.PENDING.value, "rank": 0, "retried_at": datetime.now(timezone.utc)},
+                 "$unset": {"error": "", "transient": "", "wamid": ""}})
+            count += result.modified_count
+        if count:
+            await self.store.inc(campaign_id, {"stats.failed": -count, "stats.retried": count})
+            await self.enqueue_pending(campaign_id, campaign.get("priority", "normal"))
+        return count
+
+    async def pause_for_template(self, template: Mapping[str, Any], status: str) -> List[str]:
+        """A template went PAUSED/DISABLED: pause every running campaign that uses it."""
+        paused = []
+        async for doc in self.store.col.find({"template_id": template["_id"], "state": "running"}, {"_id": 1}):
+            try:
+                await self.pause(doc["_id"], reason=f"template {status.lower()}")
+                paused.append(doc["_id"])
+            except IllegalTransition:
+                pass
+        return paused
+
+    async def complete_finished(self) -> List[str]:
+        """Running campaigns with a snapshot and nothing left pending or sending become completed."""
+        done = []
+        async for doc in self.store.col.find({"state": "running", "snapshot_done": True}, {"_id": 1}):
+            if not await self.recipients.unfinished(doc["_id"]):
+                try:
+                    await self.store.transition(doc["_id"], "complete")
+                    done.append(doc["_id"])
+                except IllegalTransition:
+                    pass
+        return done
+
+    async def recover_snapshots(self, older_than: float = 30.0) -> int:
+        """Redo the snapshot of running campaigns whose starter died before finishing it."""
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=older_than)
+        count = 0
+        async for doc in self.store.col.find({"state": "running", "snapshot_done": False,
+                                              "running_at": {"$lt": cutoff}}):
+            await self.snapshot(doc)
+            count += 1
+        return count
+
+    async def reclaim_leases(self, lease_seconds: float) -> int:
+        """``sending`` records older than the lease with no status yet: back to pending, re-enqueued.
+
+        Ambiguous case (the worker died during the HTTP call): if Meta accepted the message, its
+        ``sent`` status (matched by ``biz_opaque_callback_data``) normally arrives within seconds
+        and moves the record out of ``sending`` before the lease ends, so it is not re-sent. Only
+        a record with no status after the lease is sent again: at-least-once, chosen so that no
+        recipient is silently missed; the lease (BROADCASTS_SEND_LEASE_S) bounds the risk.
+        """
+        count = 0
+        for doc in await self.recipients.expired_leases(lease_seconds):
+            if await self.recipients.release(doc["_id"]):
+                campaign = await self.store.get(doc["campaign_id"])
+                await self.queue.enqueue(doc["campaign_id"], [doc["wa_id"]], campaign.get("priority", "normal"))
+                count += 1
+        return count

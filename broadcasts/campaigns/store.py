@@ -1,0 +1,119 @@
+"""Campaign documents and their one transition function (atomic in MongoDB).
+
+Document: ``{_id, name, template_id, variables, segment: {filter}|{segment_id}, category,
+rate, priority, schedule: {at|cron, timezone, window: {start, end}}, followups, state,
+history: [...], stats: {sent, delivered, read, failed, skipped, replied}, timeline: {...}}``.
+"""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Mapping, Optional
+
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from connectors import keys as shared_keys
+from connectors.events import Event
+
+from .. import keys
+from ..errors import IllegalTransition, InvalidInput, NotFound
+from .state import TRANSITIONS, CampaignState, transition
+
+EDITABLE = ("name", "template_id", "variables", "segment", "rate", "priority", "schedule", "followups",
+            "attribution_hours")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class CampaignStore:
+    def __init__(self, db: Any, redis: Any) -> None:
+        self.col = db["campaigns"]
+        self.redis = redis
+
+    async def ensure_indexes(self) -> None:
+        await self.col.create_index([("state", ASCENDING)])
+
+    async def create(self, spec: Mapping[str, Any], campaign_id: Optional[str] = None) -> Dict[str, Any]:
+        doc: Dict[str, Any] = {k: spec[k] for k in EDITABLE if k in spec}
+        if not doc.get("template_id"):
+            raise InvalidInput("a campaign needs template_id")
+        if doc.get("priority", "normal") not in keys.PRIORITIES:
+            raise InvalidInput(f"priority must be one of {', '.join(keys.PRIORITIES)}")
+        doc.update(_id=campaign_id or spec.get("id") or uuid.uuid4().hex[:12], state=CampaignState.DRAFT.value,
+                   created_at=utcnow(), history=[], stats={}, priority=doc.get("priority", "normal"))
+        for key in ("parent_id", "run_at"):
+            if key in spec:
+                doc[key] = spec[key]
+        try:
+            await self.col.insert_one(doc)
+        except DuplicateKeyError:
+            raise IllegalTransition(f"campaign {doc['_id']} already exists") from None
+        return doc
+
+    async def update(self, campaign_id: str, changes: Mapping[str, Any]) -> Dict[str, Any]:
+        """Edit a draft (only drafts can change)."""
+        sets = {k: changes[k] for k in EDITABLE if k in changes}
+        doc = await self.col.find_one_and_update({"_id": campaign_id, "state": "draft"}, {"$set": sets},
+                                                 return_document=ReturnDocument.AFTER)
+        if doc is None:
+            await self.get(campaign_id)
+            raise IllegalTransition("only a draft campaign can be edited")
+        return doc
+
+    async def get(self, campaign_id: str) -> Dict[str, Any]:
+        doc = await self.col.find_one({"_id": campaign_id})
+        if doc is None:
+            raise NotFound(f"no campaign {campaign_id}")
+        return doc
+
+    async def list(self, state: Optional[str] = None) -> List[Dict[str, Any]]:
+        query = {"state": state} if state else {}
+        return [d async for d in self.col.find(query, {"history": 0, "timeline": 0}).sort("created_at", -1)]
+
+    async def transition(self, campaign_id: str, action: str, *, reason: str = "",
+                         extra: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """Apply one named transition atomically; exactly one caller wins a race."""
+        sources, target = TRANSITIONS.get(action, (frozenset(), None))
+        if target is None:
+            raise IllegalTransition(f"unknown action {action!r}")
+        now = utcnow()
+        sets: Dict[str, Any] = {"state": target.value, f"{target.value}_at": now, "state_reason": reason}
+        sets.update(extra or {})
+        doc = await self.col.find_one_and_update(
+            {"_id": campaign_id, "state": {"$in": [s.value for s in sources]}},
+            {"$set": sets, "$push": {"history": {"action": action, "to": target.value, "at": now, "reason": reason}}},
+            return_document=ReturnDocument.AFTER)
+        if doc is None:
+            current = await self.get(campaign_id)
+            transition(action, CampaignState(current["state"]))  # raises IllegalTransition
+            raise IllegalTransition(f"campaign {campaign_id} changed state concurrently")
+        await self.redis.set(keys.campaign_control(campaign_id), target.value)
+        event = Event(f"campaign.{target.value}", f"campaign:{campaign_id}:{action}:{len(doc['history'])}",
+                      {"campaign_id": campaign_id, "action": action, "state": target.value, "reason": reason})
+        await self.redis.xadd(shared_keys.EVENTS_STREAM, event.to_fields())
+        return doc
+
+    async def control(self, campaign_id: str) -> str:
+        """The campaign's state as workers see it (Redis; falls back to MongoDB and re-caches)."""
+        value = await self.redis.get(keys.campaign_control(campaign_id))
+        if value is None:
+            value = (await self.get(campaign_id))["state"]
+            await self.redis.set(keys.campaign_control(campaign_id), value)
+        return value.decode() if isinstance(value, bytes) else value
+
+    async def inc(self, campaign_id: str, increments: Mapping[str, int], at: Optional[datetime] = None) -> None:
+        """Add to counters and to the per-minute timeline."""
+        if not increments:
+            return
+        minute = (at or utcnow()).strftime("%Y%m%d%H%M")
+        inc = dict(increments)
+        for name, value in increments.items():
+            if name.startswith("stats."):
+                inc[f"timeline.{minute}.{name[6:]}"] = value
+        await self.col.update_one({"_id": campaign_id}, {"$inc": inc})
+
+    async def set_fields(self, campaign_id: str, fields: Mapping[str, Any]) -> None:
+        await self.col.update_one({"_id": campaign_id}, {"$set": dict(fields)})

@@ -1,0 +1,115 @@
+"""Delivery tracking: status events -> per-recipient records -> campaign counters and analytics.
+
+Records only move forward (campaigns.state); a counter is incremented only by the one
+conditional update that made the move, so duplicated and reordered webhooks neither regress a
+record nor count twice. ``analytics`` reads the counters; ``recount`` derives the same numbers
+from the records (used by tests and to repair counters after a crash between the two writes).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Dict, Mapping, Optional
+
+from connectors import events
+
+from .recipients import RecipientStore
+from .state import FUNNEL, RANK, RecipientState as R, funnel_increments
+from .store import CampaignStore
+
+STATUS = {events.MESSAGE_SENT: R.SENT, events.MESSAGE_DELIVERED: R.DELIVERED, events.MESSAGE_READ: R.READ}
+TRANSIENT_ASYNC = {131049, 131000, 131016, 130429}
+
+
+def _at(data: Mapping[str, Any]) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(data.get("timestamp")), timezone.utc)
+    except (TypeError, ValueError):
+        return datetime.now(timezone.utc)
+
+
+class Tracker:
+    def __init__(self, campaigns: CampaignStore, recipients: RecipientStore, contacts: Any = None) -> None:
+        self.campaigns, self.recipients, self.contacts = campaigns, recipients, contacts
+
+    async def _record_id(self, data: Mapping[str, Any]) -> Optional[str]:
+        callback = data.get("biz_opaque_callback_data") or ""
+        if callback.startswith("campaign:"):
+            return callback
+        wamid = data.get("wamid")
+        if wamid:
+            doc = await self.recipients.by_wamid(wamid)
+            return doc["_id"] if doc else None
+        return None
+
+    async def on_status(self, kind: str, data: Mapping[str, Any]) -> bool:
+        """Apply one ``message.sent|delivered|read|failed`` event; True when it changed a record."""
+        if kind == events.MESSAGE_FAILED and data.get("local"):
+            return False  # refused before Meta: the worker records it itself
+        rid = await self._record_id(data)
+        if rid is None:
+            return False
+        at = _at(data)
+        if kind in STATUS:
+            status = STATUS[kind]
+            before = await self.recipients.advance(rid, status, at, data.get("wamid") or "")
+            if before is None:
+                return False
+            await self.campaigns.inc(before["campaign_id"], funnel_increments(before.get("rank", 0), RANK[status]), at)
+            return True
+        if kind == events.MESSAGE_FAILED:
+            error = (data.get("errors") or [{}])[0]
+            code = error.get("code")
+            before = await self.recipients.fail(rid, error, code in TRANSIENT_ASYNC)
+            if before is None:
+                return False
+            if data.get("wamid"):
+                await self.recipients.col.update_one({"_id": rid}, {"$set": {"wamid": data["wamid"]}})
+            await self.campaigns.inc(before["campaign_id"], {"stats.failed": 1}, at)
+            if code == 131026 and self.contacts is not None:
+                await self.contacts.mark_unreachable(before["wa_id"], code)
+            return True
+        return False
+
+    async def flag_stuck(self, minutes: float) -> int:
+        """Mark records still only ``accepted``/``sent`` long after sending (probably dropped by Meta)."""
+        cutoff = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+        result = await self.recipients.col.update_many(
+            {"state": {"$in": [R.ACCEPTED.value, R.SENT.value]}, "sent_at": {"$lt": cutoff}, "stuck": {"$ne": True}},
+            {"$set": {"stuck": True}})
+        return result.modified_count
+
+    async def recount(self, campaign_id: str) -> Dict[str, int]:
+        """The funnel computed from the records themselves."""
+        states = await self.recipients.counts(campaign_id)
+        out = {name: sum(n for s, n in states.items() if s in RANK and RANK[R(s)] >= rank)
+               for name, rank in FUNNEL}
+        failed_after_send = await self.recipients.col.count_documents(
+            {"campaign_id": campaign_id, "state": R.FAILED.value, "rank": {"$gte": RANK[R.ACCEPTED]}})
+        out["sent"] += failed_after_send
+        out["failed"] = states.get(R.FAILED.value, 0)
+        out["skipped"] = states.get(R.SKIPPED.value, 0)
+        out["replied"] = await self.recipients.col.count_documents(
+            {"campaign_id": campaign_id, "replied_at": {"$exists": True}})
+        return out
+
+    async def analytics(self, campaign_id: str) -> Dict[str, Any]:
+        campaign = await self.campaigns.get(campaign_id)
+        stats = {k: v for k, v in (campaign.get("stats") or {}).items()}
+        audience = int(stats.get("audience", 0))
+        sent = int(stats.get("sent", 0))
+        counts = {name: int(stats.get(name, 0)) for name in
+                  ("sent", "delivered", "read", "replied", "failed", "skipped")}
+        rates = {
+            "delivered": counts["delivered"] / sent if sent else 0.0,
+            "read": counts["read"] / sent if sent else 0.0,
+            "replied": counts["replied"] / sent if sent else 0.0,
+            "failed": counts["failed"] / audience if audience else 0.0,
+        }
+        timeline = [{"minute": minute, **values} for minute, values in sorted((campaign.get("timeline") or {}).items())]
+        return {
+            "campaign_id": campaign_id, "state": campaign["state"], "audience": audience, "counts": counts,
+            "rates": rates, "states": await self.recipients.counts(campaign_id),
+            "stuck": await self.recipients.col.count_documents({"campaign_id": campaign_id, "stuck": True}),
+            "failure_reasons": await self.recipients.failure_reasons(campaign_id),
+            "timeline": timeline, "plan": campaign.get("plan"),
+        }

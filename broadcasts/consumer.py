@@ -1,0 +1,105 @@
+"""The broadcasts consumer group on the internal events stream.
+
+``contact.opted_in/out`` -> consent ledger; ``message.received`` -> contact activity, STOP
+keywords (opt-out, source ``stop_keyword``; broadcasts owns STOP detection, the bot may also
+emit its own ``contact.opted_out``: the ledger takes both), campaign reply follow-ups;
+``message.sent/delivered/read/failed`` -> delivery tracker (and 131050 -> opt-out);
+``template.status_updated`` -> template library (PAUSED/DISABLED pause campaigns).
+An entry is acknowledged after its effects are written; a failing entry is retried three
+times, then parked in ``dead_events`` and acknowledged.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timezone
+from typing import Any, Dict, List
+
+from redis.exceptions import ResponseError
+
+from connectors import events, keys as shared_keys
+from connectors.events import Event
+
+from . import keys
+from .consent import Action, Source
+
+log = logging.getLogger(__name__)
+STOP_WORDS = {"stop", "unsubscribe", "stop promotions", "opt out", "optout", "cancel subscription"}
+STATUS_TYPES = {events.MESSAGE_SENT, events.MESSAGE_DELIVERED, events.MESSAGE_READ, events.MESSAGE_FAILED}
+
+
+def is_stop(data: Dict[str, Any]) -> bool:
+    said = [str(data.get(k) or "").strip().lower().rstrip(".!") for k in ("text", "payload", "title")]
+    return any(s in STOP_WORDS for s in said if s)
+
+
+class EventConsumer:
+    def __init__(self, ctx: Any, name: str) -> None:
+        self.ctx, self.name = ctx, name
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.ctx.redis.xgroup_create(shared_keys.EVENTS_STREAM, keys.EVENTS_GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.ensure_group()
+        cursor = "0"  # first our own unacknowledged entries (after a crash), then new ones
+        while not stop.is_set():
+            got = await self.ctx.redis.xreadgroup(keys.EVENTS_GROUP, self.name, {shared_keys.EVENTS_STREAM: cursor},
+                                                  count=200, block=200 if cursor == ">" else None)
+            items = got[0][1] if got else []
+            if cursor == "0" and not items:
+                cursor = ">"
+                continue
+            await self.process(items)
+
+    async def process(self, items: List[Any]) -> None:
+        for entry_id, fields in items:
+            if fields:
+                await self._one(entry_id, fields)
+            await self.ctx.redis.xack(shared_keys.EVENTS_STREAM, keys.EVENTS_GROUP, entry_id)
+
+    async def _one(self, entry_id: str, fields: Dict[str, Any]) -> None:
+        for attempt in range(3):
+            try:
+                await self.handle(Event.from_fields(fields))
+                return
+            except Exception:  # noqa: BLE001 - park it rather than block the stream forever
+                log.exception("event %s failed (attempt %d)", entry_id, attempt + 1)
+                await asyncio.sleep(0.1 * (attempt + 1))
+        await self.ctx.db["dead_events"].insert_one({"entry_id": entry_id, "fields": dict(fields),
+                                                     "at": datetime.now(timezone.utc)})
+
+    async def handle(self, event: Event) -> None:
+        data, ctx = event.data, self.ctx
+        at = datetime.fromtimestamp(event.ts, timezone.utc) if event.ts else None
+        if event.type in (events.CONTACT_OPTED_OUT, events.CONTACT_OPTED_IN):
+            action = Action.OPT_OUT if event.type == events.CONTACT_OPTED_OUT else Action.OPT_IN
+            await ctx.ledger.record(data["wa_id"], data.get("category") or "marketing", action,
+                                    Source.parse(data.get("source")), at, ref=event.id)
+        elif event.type == events.MESSAGE_RECEIVED and data.get("wa_id"):
+            await ctx.contacts.touch_inbound(data["wa_id"], at or datetime.now(timezone.utc), data.get("name") or "")
+            if is_stop(data):
+                await self._stop(data, at)
+            await ctx.followups.on_reply(data)
+        elif event.type in STATUS_TYPES:
+            await ctx.tracker.on_status(event.type, data)
+            codes = [e.get("code") for e in data.get("errors") or []]
+            if event.type == events.MESSAGE_FAILED and 131050 in codes and data.get("wa_id"):
+                await ctx.ledger.record(data["wa_id"], "marketing", Action.OPT_OUT, Source.FAILURE_131050, at,
+                                        ref=data.get("wamid") or event.id)
+        elif event.type == events.TEMPLATE_STATUS_UPDATED:
+            await ctx.templates.set_status(str(data.get("template_id") or ""), str(data.get("status") or ""),
+                                           data.get("reason"), data.get("template_name", ""), data.get("language", ""))
+
+    async def _stop(self, data: Dict[str, Any], at: Any) -> None:
+        wa_id, wamid = data["wa_id"], data.get("wamid") or ""
+        before = await self.ctx.ledger.current(wa_id, "marketing")
+        consent = await self.ctx.ledger.record(wa_id, "marketing", Action.OPT_OUT, Source.STOP_KEYWORD, at, ref=f"stop:{wamid}")
+        if before != consent:
+            event = Event(events.CONTACT_OPTED_OUT, f"stop:{wamid}",
+                          {"wa_id": wa_id, "source": "stop_keyword", "category": "marketing"})
+            await self.ctx.redis.xadd(shared_keys.EVENTS_STREAM, event.to_fields())

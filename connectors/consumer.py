@@ -1,0 +1,199 @@
+"""The inbound consumer: from raw webhook bodies on ``keys.INBOUND_STREAM`` to effects.
+
+Design (any number of replicas, each running one :class:`Consumer`):
+
+1. **Fan-out** (one replica at a time, chosen by the lease ``inbound:router``; the others stand
+   by): reads raw bodies through the consumer group ``keys.INBOUND_GROUP``, parses them
+   (connectors.webhook) and, in one ``MULTI``, (a) emits the order-free events (statuses,
+   ``value.errors``, user preferences, template/account updates), each guarded by an
+   idempotency claim in the same Lua call (connectors.dedupe.emit_once), (b) appends each message
+   and business echo to its contact's partition stream, and (c) ``XACK``s + deletes the raw
+   entry. A crash before ``EXEC`` leaves the raw entry pending; the next leader takes it with
+   ``XAUTOCLAIM`` (min idle = the lease time, so nothing live is stolen). Re-fanned messages
+   are dropped downstream by their wamid claim. A single fan-out reader is what keeps a
+   contact's messages in stream order across replicas; it costs ~25 µs per body.
+2. **Partitions** (connectors.partitions): each partition stream is leased to one replica, which
+   hands each entry to :class:`connectors.routing.Router` (wamid claim, window, event,
+   ownership, bot or handoff inbox) one contact message at a time, then acks it.
+
+Because one contact's messages reach the bot strictly one after another, Rasa's ticket lock
+never has to wait (its 1 s polling would otherwise add up to a second per message).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Set
+
+from . import dedupe, keys, mapping, webhook
+from .lease import Lease
+from .partitions import PartitionSet, decode, ensure_group, partition_of
+from .routing import Router
+
+log = logging.getLogger(__name__)
+
+ROUTER_LEASE = f"{keys.PREFIX}:inbound:router"
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    partitions: int = 16
+    lease_ms: int = 6000  # also the min idle time before a pending raw entry is reclaimed
+    tick_s: float = 1.0
+    batch: int = 100
+    block_ms: int = 500
+    worker_batch: int = 64
+    max_attempts: int = 5
+    retry_base_s: float = 0.2
+
+
+def envelope(field: str, phone_number_id: str, item_key: str, item: Dict[str, Any],
+             contact: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """A one-item webhook body, so a partition entry is re-parsed by the same parser."""
+    value: Dict[str, Any] = {"metadata": {"phone_number_id": phone_number_id}, item_key: [item]}
+    if contact:
+        value["contacts"] = [contact]
+    return {"entry": [{"changes": [{"field": field, "value": value}]}]}
+
+
+class Consumer:
+    """One replica's share of the inbound pipeline; ``start()`` then ``stop()``."""
+
+    def __init__(self, redis: Any, router: Router, options: ConsumerOptions = ConsumerOptions(),
+                 name: Optional[str] = None) -> None:
+        self.redis, self.router, self.options = redis, router, options
+        self.name = name or f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.partitions = PartitionSet(
+            redis, self.name, options.partitions, self._process_partition_entry, lease_ms=options.lease_ms,
+            worker_options={"batch": options.worker_batch, "block_ms": options.block_ms,
+                            "max_attempts": options.max_attempts, "retry_base_s": options.retry_base_s})
+        self._router_lease = Lease(redis, ROUTER_LEASE, self.name, options.lease_ms)
+        self._fanout: Optional["asyncio.Task[None]"] = None
+        self._ticker: Optional["asyncio.Task[None]"] = None
+
+    # Lifecycle ---------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await ensure_group(self.redis, keys.INBOUND_STREAM, keys.INBOUND_GROUP)
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever(), name="inbound-ticker")
+
+    async def stop(self) -> None:
+        tasks: Set["asyncio.Task[None]"] = {t for t in (self._ticker, self._fanout) if t is not None}
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+        await self.partitions.close()
+        await self.router.close()
+        try:
+            await self._router_lease.release()
+        except Exception as exc:
+            log.warning("router lease release failed: %r", exc)
+
+    async def _tick_forever(self) -> None:
+        while True:
+            try:
+                await self._tick()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis down: keep trying, the leases lapse by themselves
+                log.warning("inbound consumer tick failed: %r", exc)
+            await asyncio.sleep(self.options.tick_s)
+
+    async def _tick(self) -> None:
+        if self._fanout is not None and self._fanout.done():
+            if not self._fanout.cancelled() and self._fanout.exception() is not None:
+                log.warning("fan-out stopped: %r", self._fanout.exception())
+            self._fanout = None
+        if self._fanout is None:
+            if await self._router_lease.acquire():
+                self._fanout = asyncio.get_running_loop().create_task(self._fanout_forever(), name="fanout")
+        elif not await self._router_lease.renew():
+            log.warning("lost the fan-out lease")
+            self._fanout.cancel()
+            self._fanout = None
+        await self.partitions.tick()
+
+    # Stage 1: fan-out ----------------------------------------------------------------------------
+    async def _fanout_forever(self) -> None:
+        while True:
+            await self.reclaim_once()
+            for _ in range(100):  # bounded: look for abandoned entries every ~100 reads
+                if not await self.read_once():
+                    break
+
+    async def read_once(self) -> int:
+        """Fan out up to ``batch`` new raw entries; how many."""
+        resp = await self.redis.xreadgroup(keys.INBOUND_GROUP, self.name, {keys.INBOUND_STREAM: ">"},
+                                           count=self.options.batch, block=self.options.block_ms)
+        entries = resp[0][1] if resp else []
+        for entry_id, fields in entries:
+            await self.fan_out(_text(entry_id), decode(fields))
+        return len(entries)
+
+    async def reclaim_once(self, min_idle_ms: Optional[int] = None) -> int:
+        """Take over raw entries pending longer than ``min_idle_ms`` (a dead reader's) and fan them out."""
+        idle = self.options.lease_ms if min_idle_ms is None else min_idle_ms
+        total, cursor = 0, "0-0"
+        for _ in range(1000):  # bounded walk over the pending list
+            resp = await self.redis.xautoclaim(keys.INBOUND_STREAM, keys.INBOUND_GROUP, self.name, idle,
+                                               start_id=cursor, count=self.options.batch)
+            cursor, claimed = _text(resp[0]), resp[1]
+            for entry_id, fields in claimed:
+                await self.fan_out(_text(entry_id), decode(fields))
+            total += len(claimed)
+            if cursor == "0-0":
+                break
+        return total
+
+    async def fan_out(self, entry_id: str, fields: Dict[str, str]) -> None:
+        """Turn one raw entry into events and partition entries, and ack it, atomically."""
+        pipe = self.redis.pipeline(transaction=True)
+        body = fields.get("body", "")
+        try:
+            notification = webhook.parse(body.encode())
+        except webhook.MalformedWebhook:
+            claims = [mapping.malformed_event(body.encode())]
+            notification = webhook.Notification()
+        else:
+            claims = mapping.direct_events(notification)
+        for claim_key, event, ttl in claims:
+            _emit_once(pipe, claim_key, event.to_fields(), ttl)
+        for msg in notification.messages:
+            contact = {"profile": {"name": msg.name}, "wa_id": msg.wa_id, "user_id": msg.user_id}
+            env = envelope("messages", msg.phone_number_id, "messages", msg.raw, contact)
+            self._to_partition(pipe, msg.wa_id or msg.user_id, "message", env)
+        for echo in notification.echoes:
+            self._to_partition(pipe, echo.to, "echo",
+                               envelope("smb_message_echoes", echo.phone_number_id, "message_echoes", echo.raw))
+        pipe.xack(keys.INBOUND_STREAM, keys.INBOUND_GROUP, entry_id)
+        pipe.xdel(keys.INBOUND_STREAM, entry_id)
+        await pipe.execute()
+
+    def _to_partition(self, pipe: Any, contact: str, kind: str, env: Dict[str, Any]) -> None:
+        stream = keys.inbound_partition(partition_of(contact, self.options.partitions))
+        pipe.xadd(stream, {"contact": contact, "kind": kind,
+                           "env": json.dumps(env, separators=(",", ":"), ensure_ascii=False)})
+
+    # Stage 2: one partition entry ------------------------------------------------------------------
+    async def _process_partition_entry(self, index: int, entry_id: str, fields: Dict[str, str]) -> None:
+        notification = webhook.parse(fields["env"].encode())
+        for msg in notification.messages:
+            await self.router.handle_message(msg, token=f"p{index}-{entry_id}")
+        for echo in notification.echoes:
+            await self.router.handle_echo(echo)
+
+
+def _emit_once(pipe: Any, claim_key: str, fields: Dict[str, str], ttl: int) -> None:
+    flat: List[str] = []
+    for k, v in fields.items():
+        flat.extend((k, v))
+    pipe.eval(dedupe.EMIT_ONCE_SCRIPT, 2, claim_key, keys.EVENTS_STREAM, ttl, *flat)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

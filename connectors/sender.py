@@ -1,0 +1,308 @@
+"""The one send path: bot replies, agent replies and campaigns all go through ``Sender.send``.
+
+Order of checks for every message (ARCHITECTURE §2, reference §9):
+
+1. **Consent**: a contact with a marketing opt-out gets no marketing or campaign message
+   (``ConsentRefused``, nothing sent).
+2. **Window**: a free-form message outside the 24-hour window is refused locally
+   (``WindowClosed``); with ``fallback_template`` (the bot's re-engagement template) that
+   template is sent instead and ``SendResult.fallback_used`` says so.
+3. **Pacing**: a slot in the recipient's pair budget, then a token of the number's bucket
+   (both in Redis, shared by every process; see connectors.ratelimit). Waits, never fails.
+4. **Priority**: live conversations are never starved by campaigns on the same number:
+
+   - in Redis, conversational sends *reserve* tokens (the bucket may go into debt and they
+     sleep until their turn), while campaign sends only *try* and take a token when no debt
+     is outstanding and ``RateLimits.conversation_reserve`` tokens stay in the bucket. So a
+     conversational send waits at most about one token interval, across all processes,
+     however large the campaign backlog; campaigns still get every token nobody else wants.
+   - in this process, at most ``max_concurrency`` requests are in flight; campaign sends may
+     hold at most ``max_concurrency - reserved_slots`` of them, and a freed slot goes to a
+     waiting conversational send first. Campaign token polling is done by one task at a time
+     so a thousand queued campaign sends do not poll Redis a thousand times.
+5. **Retry**: transient errors (130429, 131056 for that recipient, 131000, 131016, 1, 2, 4,
+   80007, 133004, 131057, network failures) are retried per ``RetryPolicy``, taking a new
+   token each attempt; an ambiguous timeout is retried at most once (no idempotency key).
+6. **Record**: success emits ``message.outbound`` on ``keys.EVENTS_STREAM``; any failure,
+   local or from Meta, emits ``message.failed`` (``wamid: null``) and raises the typed error.
+
+``CONVERSATION``, ``AGENT`` and ``TRANSACTIONAL`` sends are urgent; ``CAMPAIGN`` sends yield.
+"""
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+import random
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Deque, Dict, Mapping, Optional
+
+from connectors import events, keys, payloads
+from connectors.client import GraphClient
+from connectors.consent import AllowAll, ConsentChecker
+from connectors.errors import (ConsentRefused, InvalidRequest, RetryPolicy, TransportError, WhatsAppError,
+                               WindowClosed)
+from connectors.ratelimit import PairPacer, RateLimits, RedisBatcher, number_bucket
+from connectors.window import window_open
+
+log = logging.getLogger(__name__)
+
+CATEGORIES = ("service", "utility", "marketing", "authentication")
+
+
+class Purpose(str, enum.Enum):
+    CONVERSATION = "conversation"    # the bot answering
+    AGENT = "agent"                  # a human agent answering
+    TRANSACTIONAL = "transactional"  # OTPs, order updates: urgent, not a conversation
+    CAMPAIGN = "campaign"            # broadcasts: yields to everything else
+
+    @property
+    def urgent(self) -> bool:
+        return self is not Purpose.CAMPAIGN
+
+
+@dataclass(frozen=True)
+class SendResult:
+    wamid: str
+    attempts: int
+    #: True when the window was closed and ``fallback_template`` went out instead.
+    fallback_used: bool = False
+    #: The body that was sent (without ``to``).
+    payload: Dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class PriorityGate:
+    """At most ``limit`` holders; low priority at most ``limit - reserved``; urgent served first."""
+
+    def __init__(self, limit: int, reserved: int) -> None:
+        if not 0 <= reserved < limit:
+            raise ValueError("need 0 <= reserved < limit")
+        self.limit = limit
+        self.low_limit = limit - reserved
+        self.active = 0
+        self.low_active = 0
+        self._waiters: Dict[bool, Deque[asyncio.Future]] = {True: collections.deque(), False: collections.deque()}
+
+    def _fits(self, urgent: bool) -> bool:
+        return self.active < self.limit and (urgent or self.low_active < self.low_limit)
+
+    def _take(self, urgent: bool) -> None:
+        self.active += 1
+        if not urgent:
+            self.low_active += 1
+
+    async def acquire(self, urgent: bool) -> None:
+        queued = self._waiters[True] or (not urgent and self._waiters[False])
+        if not queued and self._fits(urgent):
+            self._take(urgent)
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters[urgent].append(waiter)
+        try:
+            await waiter  # the slot is taken for us before we are woken
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release(urgent)
+            else:
+                try:
+                    self._waiters[urgent].remove(waiter)
+                except ValueError:
+                    pass
+            raise
+
+    def release(self, urgent: bool) -> None:
+        self.active -= 1
+        if not urgent:
+            self.low_active -= 1
+        self._wake()
+
+    def _wake(self) -> None:
+        for urgent in (True, False):
+            queue = self._waiters[urgent]
+            while queue and self._fits(urgent):
+                waiter = queue.popleft()
+                if not waiter.done():
+                    self._take(urgent)
+                    waiter.set_result(None)
+            if queue and urgent:
+                return  # urgent senders still waiting: nothing goes to campaigns
+
+
+_NOT_DIGITS = re.compile(r"\D")
+
+
+def wa_id_of(to: str) -> str:
+    """``"+1 (650) 555-1234"`` -> ``"16505551234"``."""
+    digits = _NOT_DIGITS.sub("", str(to))
+    if not digits:
+        raise InvalidRequest("Invalid parameter", code=100, local=True, details=f"recipient {to!r} has no digits")
+    return digits
+
+
+class Sender:
+    """Sends through one business number; share one instance per process and number."""
+
+    def __init__(
+        self,
+        client: GraphClient,
+        redis: Any,
+        *,
+        consent: Optional[ConsentChecker] = None,
+        limits: RateLimits = RateLimits(),
+        retry: RetryPolicy = RetryPolicy(),
+        max_concurrency: int = 256,
+        reserved_slots: Optional[int] = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        rng: Any = None,
+        events_stream: str = keys.EVENTS_STREAM,
+    ) -> None:
+        self.client = client
+        # Every Redis call of a send goes through one group-commit batcher: see RedisBatcher.
+        self.redis = redis if isinstance(redis, RedisBatcher) else RedisBatcher(redis)
+        self.phone_number_id = client.phone_number_id
+        self.consent: ConsentChecker = consent or AllowAll()
+        self.limits = limits
+        self.retry = retry
+        self.clock = clock
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self.events_stream = events_stream
+        self._bucket = number_bucket(self.redis, self.phone_number_id, limits)
+        self._pair = (PairPacer(self.redis, self.phone_number_id, limits.pair_interval, limits.pair_burst)
+                      if limits.pair_interval else None)
+        reserved = max(1, max_concurrency // 4) if reserved_slots is None else reserved_slots
+        self.gate = PriorityGate(max_concurrency, min(reserved, max_concurrency - 1))
+        self._campaign_poll = asyncio.Lock()
+
+    async def send(
+        self,
+        to: str,
+        payload: Mapping[str, Any],
+        *,
+        purpose: Purpose = Purpose.CONVERSATION,
+        category: str = "service",
+        by: str = "bot",
+        fallback_template: Optional[Mapping[str, Any]] = None,
+        callback_data: Optional[str] = None,
+    ) -> SendResult:
+        """Send one body (from connectors.payloads / connectors.render) to ``to``.
+
+        Raises a ``WhatsAppError`` subclass (after emitting ``message.failed``) when the message
+        was refused locally or Meta failed it permanently or after the last retry.
+        """
+        purpose = Purpose(purpose)
+        wa_id = wa_id_of(to)
+        sent: Dict[str, Any] = dict(payload)
+        fallback_used = False
+        try:
+            if category not in CATEGORIES:
+                raise InvalidRequest("Invalid parameter", code=100, local=True, details=f"category {category!r}")
+            if callback_data is not None:
+                payloads.check_callback_data(callback_data)
+            campaign = purpose is Purpose.CAMPAIGN
+            if (category == "marketing" or campaign) and not await self.consent.allows(
+                    wa_id, category=category, campaign=campaign):
+                raise ConsentRefused(details=f"{wa_id} opted out of {category} messages")
+            if not payloads.is_template(sent) and not await window_open(
+                    self.redis, self.phone_number_id, wa_id, now=self.clock()):
+                if fallback_template is None:
+                    raise WindowClosed(code=131047, local=True,
+                                       details="more than 24 hours since the customer's last message")
+                if not payloads.is_template(fallback_template):
+                    raise InvalidRequest("Invalid parameter", code=100, local=True,
+                                         details="fallback_template must be a template body")
+                sent, fallback_used = dict(fallback_template), True
+            body = dict(sent, to="+" + wa_id)
+            if callback_data is not None:
+                body["biz_opaque_callback_data"] = callback_data
+            wamid, attempts = await self._deliver(wa_id, body, purpose.urgent)
+        except WhatsAppError as error:
+            await self._emit_failed(wa_id, sent, error, by=by, purpose=purpose, callback_data=callback_data)
+            raise
+        await self._emit(events.MESSAGE_OUTBOUND, f"{wamid}:outbound", {
+            "wamid": wamid, "wa_id": wa_id, "by": by, "payload": sent,
+            "purpose": purpose.value, "category": category, "fallback": fallback_used,
+        })
+        return SendResult(wamid, attempts, fallback_used, sent)
+
+    async def mark_read(self, message_id: str, *, typing: bool = False) -> None:
+        """Blue ticks (and optionally the typing indicator) on an inbound message, paced as urgent."""
+        await self._take_token(True)
+        await self.gate.acquire(True)
+        try:
+            if typing:
+                await self.client.typing(message_id)
+            else:
+                await self.client.mark_read(message_id)
+        finally:
+            self.gate.release(True)
+
+    async def _deliver(self, wa_id: str, body: Dict[str, Any], urgent: bool) -> "tuple[str, int]":
+        if self._pair is not None:
+            wait = await self._pair.reserve(wa_id)
+            if wait > 0:
+                await self._sleep(wait)
+        attempt = 0
+        ambiguous = 0
+        while True:
+            attempt += 1
+            if urgent:
+                await self._take_token(True)
+                await self.gate.acquire(True)
+            else:
+                # Campaigns hold their slot while they wait for a token, so they never hoard tokens.
+                await self.gate.acquire(False)
+                try:
+                    await self._take_token(False)
+                except BaseException:
+                    self.gate.release(False)
+                    raise
+            try:
+                return await self.client.send_message(body), attempt
+            except WhatsAppError as error:
+                if isinstance(error, TransportError) and error.ambiguous:
+                    ambiguous += 1
+                delay = self.retry.delay(error, attempt, ambiguous, self._rng)
+                if delay is None:
+                    error.attempts = attempt  # type: ignore[attr-defined]
+                    raise
+                log.info("send to %s failed (%s), attempt %d; retrying in %.2fs", wa_id, error, attempt, delay)
+            finally:
+                self.gate.release(urgent)
+            await self._sleep(delay)
+
+    async def _take_token(self, urgent: bool) -> None:
+        if self._bucket is None:
+            return
+        if urgent:
+            wait = await self._bucket.reserve()
+            if wait > 0:
+                await self._sleep(wait)
+            return
+        async with self._campaign_poll:
+            while True:
+                wait = await self._bucket.try_take(floor=self.limits.conversation_reserve)
+                if wait <= 0:
+                    return
+                await self._sleep(wait)
+
+    async def _emit_failed(self, wa_id: str, payload: Mapping[str, Any], error: WhatsAppError, *, by: str,
+                           purpose: Purpose, callback_data: Optional[str]) -> None:
+        await self._emit(events.MESSAGE_FAILED, f"send-{uuid.uuid4().hex}:failed", {
+            "wamid": None, "wa_id": wa_id, "status": "failed", "timestamp": str(int(self.clock())),
+            "phone_number_id": self.phone_number_id, "errors": [error.to_dict()],
+            "biz_opaque_callback_data": callback_data, "pricing": None,
+            "by": by, "purpose": purpose.value, "local": error.local, "payload": dict(payload),
+        })
+
+    async def _emit(self, kind: str, event_id: str, data: Dict[str, Any]) -> None:
+        event = events.Event(kind, event_id, data, ts=self.clock())
+        try:
+            await self.redis.xadd(self.events_stream, event.to_fields())
+        except Exception:  # noqa: BLE001 - the message's fate is decided; a lost record must not resend it
+            log.exception("could not record %s %s", kind, event_id)

@@ -1,0 +1,133 @@
+"""Authentication: argon2 password hashes, console sessions in Redis, hashed API tokens and
+login rate limiting. Framework-free; the API layer reads cookies and headers and calls this."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import secrets
+from typing import Any, Optional, Tuple
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from handoff import keys
+from handoff.access import Caller
+from handoff.errors import TooManyRequests, Unauthorized
+from handoff.models import Agent, Role
+from handoff.store.base import AgentStore
+
+_HASHER = PasswordHasher()
+# Unknown emails are checked against this, so a login takes as long whether or not they exist.
+_DUMMY_HASH = _HASHER.hash("not a password of anyone")
+TOKEN_PREFIX = "pht_"
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise ValueError("a password needs at least 8 characters")
+    return _HASHER.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+class Authenticator:
+    def __init__(self, redis: Any, agents: AgentStore, secret_key: str, *,
+                 session_seconds: int = 12 * 3600, max_failures: int = 5,
+                 failure_window_s: int = 900) -> None:
+        self._redis = redis
+        self._agents = agents
+        self._secret = secret_key.encode()
+        self._session_seconds = session_seconds
+        self._max_failures = max_failures
+        self._failure_window_s = failure_window_s
+
+    def digest(self, value: str) -> str:
+        """Keyed hash of a session id or API token: what is stored, never the value itself."""
+        return hmac.new(self._secret, value.encode(), hashlib.sha256).hexdigest()
+
+    # Console logins --------------------------------------------------------------------------
+    async def login(self, email: str, password: str, ip: str) -> Tuple[Agent, str, str]:
+        """Check the password; return (agent, session id, csrf token). Too many failures for
+        this (email, IP) in the window -> TooManyRequests, before checking anything."""
+        counter = keys.login_failures(email, ip)
+        failures = int(await self._redis.get(counter) or 0)
+        if failures >= self._max_failures:
+            ttl = await self._redis.ttl(counter)
+            raise TooManyRequests("too many failed logins; try again later",
+                                  retry_after=max(int(ttl), 1))
+        agent = await self._agents.by_email(email) if email else None
+        loop = asyncio.get_running_loop()
+        ok = await loop.run_in_executor(None, verify_password,
+                                        agent.password_hash if agent else _DUMMY_HASH, password)
+        if not ok or agent is None or not agent.active:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(counter)
+                pipe.expire(counter, self._failure_window_s)
+                await pipe.execute()
+            raise Unauthorized("wrong email or password")
+        await self._redis.delete(counter)
+        session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        key = keys.session(self.digest(session_id))
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"agent": agent.id, "role": agent.role.value, "csrf": csrf})
+            pipe.expire(key, self._session_seconds)
+            await pipe.execute()
+        return agent, session_id, csrf
+
+    async def session(self, session_id: str) -> Tuple[Caller, str]:
+        """The caller and csrf token of a session cookie; Unauthorized if unknown or expired.
+        The role is re-read from the store so a demotion takes effect at once."""
+        digest = self.digest(session_id)
+        fields = await self._redis.hgetall(keys.session(digest)) if session_id else {}
+        if not fields:
+            raise Unauthorized("please log in")
+        text = {_s(k): _s(v) for k, v in fields.items()}
+        agent = await self._agents.get(text["agent"])
+        if agent is None or not agent.active:
+            await self._redis.delete(keys.session(digest))
+            raise Unauthorized("please log in")
+        return Caller(agent.id, agent.role, "session", digest), text["csrf"]
+
+    async def logout(self, caller: Caller) -> None:
+        if caller.session:
+            await self._redis.delete(keys.session(caller.session))
+
+    # REST API tokens -------------------------------------------------------------------------
+    async def issue_token(self, agent_id: str, label: str) -> str:
+        """A new bearer token for `agent_id`; shown once, only its keyed hash is stored."""
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        await self._agents.add_token(self.digest(token), agent_id, label)
+        return token
+
+    async def bearer(self, token: str) -> Caller:
+        agent_id = await self._agents.agent_for_token(self.digest(token)) if token else None
+        agent = await self._agents.get(agent_id) if agent_id else None
+        if agent is None or not agent.active:
+            raise Unauthorized("invalid API token")
+        return Caller(agent.id, agent.role, "token")
+
+    # Agents ----------------------------------------------------------------------------------
+    async def create_agent(self, agent_id: str, email: str, name: str, role: Role, password: str,
+                           capacity: int = 5) -> Agent:
+        loop = asyncio.get_running_loop()
+        password_hash = await loop.run_in_executor(None, hash_password, password)
+        agent = Agent(agent_id, email.lower(), name or agent_id, role, password_hash,
+                      capacity=capacity)
+        await self._agents.create(agent)
+        return agent
+
+    async def ensure_admin(self, email: str, password: str) -> Optional[Agent]:
+        """Bootstrap: create the admin from settings if no agent has this email."""
+        if not email or not password or await self._agents.by_email(email):
+            return None
+        return await self.create_agent("admin", email, "Administrator", Role.ADMIN, password)
+
+
+def _s(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

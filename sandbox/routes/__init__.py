@@ -1,0 +1,1 @@
+"""Sanic routes: thin translations between HTTP and the framework-free core."""

@@ -1,0 +1,65 @@
+"""Fixtures of the broadcasts tests: a Context over the shared Redis and MongoDB fixtures."""
+from __future__ import annotations
+
+from typing import AsyncIterator
+
+import pytest
+
+from broadcasts.context import Context
+from broadcasts.settings import Settings
+
+
+@pytest.fixture
+def settings(redis_url: str, mongo_url: str, mongo_db_name: str) -> Settings:
+    return Settings(redis_url=redis_url, mongo_url=mongo_url, mongo_db=mongo_db_name, consumer_name="test")
+
+
+@pytest.fixture
+async def ctx(settings: Settings) -> AsyncIterator[Context]:
+    context = await Context.open(settings, build_sender=False)
+    await context.ensure_indexes()
+    yield context
+    await context.mongo.drop_database(settings.mongo_db)
+    await context.close()
+
+
+@pytest.fixture(scope="session")
+def _local_sandbox():
+    from .harness import start_local_sandbox
+    info = start_local_sandbox()
+    yield info
+    info.process.terminate()
+    info.process.wait(timeout=10)
+
+
+@pytest.fixture
+def sandbox_info(request):
+    """The shared ``sandbox`` fixture when tests/plugins/sandbox.py provides it, else a local one."""
+    import httpx
+    try:
+        return request.getfixturevalue("sandbox")
+    except pytest.FixtureLookupError:
+        info = request.getfixturevalue("_local_sandbox")
+        httpx.post(f"{info.url}/_sandbox/reset", timeout=10).raise_for_status()
+        return info
+
+
+@pytest.fixture
+async def live(settings, sandbox_info):
+    """Sandbox -> inbound pipeline -> broadcasts service (consumer, one worker, scheduler)."""
+    from .harness import Pipeline, Sandbox, open_service, service_settings
+    sandbox = Sandbox(sandbox_info)
+    ctx0 = await Context.open(settings, build_sender=False)
+    pipeline = Pipeline(ctx0.redis, sandbox_info.app_secret, sandbox_info.verify_token)
+    url = await pipeline.start()
+    await sandbox.config(webhook_url=url, throughput_mps=0, pair_rate=False, status_delays_ms=[50, 100, 150],
+                         read_probability=1.0)
+    ctx, runtime = await open_service(service_settings(settings, sandbox_info))
+    yield type("Live", (), {"ctx": ctx, "runtime": runtime, "sandbox": sandbox, "pipeline": pipeline,
+                            "settings": ctx.settings})
+    await runtime.stop()
+    await pipeline.stop()
+    await sandbox.close()
+    await ctx.mongo.drop_database(settings.mongo_db)
+    await ctx.close()
+    await ctx0.close()

@@ -1,0 +1,150 @@
+"""Test harness: a local sandbox process (until tests/plugins/sandbox.py exists), the real
+inbound pipeline (webhook -> connectors.ingest -> connectors.consumer -> events stream) and a
+running broadcasts Context + Runtime wired to the sandbox."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional
+
+import httpx
+from aiohttp import web
+
+from broadcasts.context import Context
+from broadcasts.runtime import Runtime
+from broadcasts.settings import Settings
+from connectors.consumer import Consumer, ConsumerOptions
+from connectors.ingest import GroupCommitAppender, receive
+from connectors.routing import Router
+from devstack import free_port
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@dataclass
+class LocalSandbox:
+    url: str
+    process: Optional[subprocess.Popen] = None
+    access_token: str = "sandbox-token"
+    app_secret: str = "sandbox-secret"
+    verify_token: str = "sandbox-verify"
+    phone_number_id: str = "100000000000001"
+    waba_id: str = "200000000000001"
+
+    @property
+    def graph_url(self) -> str:
+        return f"{self.url}/v23.0"
+
+
+def start_local_sandbox() -> LocalSandbox:
+    port = free_port()
+    env = dict(os.environ, SANDBOX_PORT=str(port), SANDBOX_LOG_LEVEL="WARNING")
+    proc = subprocess.Popen([sys.executable, "-m", "sandbox"], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if httpx.get(f"{url}/_sandbox/health", timeout=1).status_code == 200:
+                return LocalSandbox(url, proc)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("sandbox did not start")
+
+
+class Pipeline:
+    """Signed webhooks from the sandbox -> the connectors' inbound pipeline -> parley:events."""
+
+    def __init__(self, redis: Any, app_secret: str, verify_token: str) -> None:
+        self.redis, self.secret, self.verify = redis, app_secret, verify_token
+        self.appender = GroupCommitAppender(redis)
+        self.consumer = Consumer(redis, Router(redis, self._bot), ConsumerOptions(partitions=2, tick_s=0.2,
+                                                                                  block_ms=100))
+        self.runner: Optional[web.AppRunner] = None
+        self.url = ""
+
+    async def _bot(self, bot_input: Any) -> None:
+        return None
+
+    async def _post(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        status = await receive(self.appender, self.secret, body, request.headers.get("X-Hub-Signature-256"))
+        return web.Response(status=status)
+
+    async def _get(self, request: web.Request) -> web.Response:
+        if request.query.get("hub.verify_token") == self.verify:
+            return web.Response(text=request.query.get("hub.challenge", ""))
+        return web.Response(status=403)
+
+    async def start(self) -> str:
+        app = web.Application()
+        app.router.add_post("/webhook", self._post)
+        app.router.add_get("/webhook", self._get)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        port = free_port()
+        await web.TCPSite(self.runner, "127.0.0.1", port).start()
+        await self.consumer.start()
+        self.url = f"http://127.0.0.1:{port}/webhook"
+        return self.url
+
+    async def stop(self) -> None:
+        await self.consumer.stop()
+        await self.appender.close()
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+class Sandbox:
+    """Async helpers over the sandbox's admin API."""
+
+    def __init__(self, info: Any) -> None:
+        self.info = info
+        self.http = httpx.AsyncClient(base_url=info.url, timeout=10)
+
+    async def config(self, **values: Any) -> None:
+        (await self.http.patch("/_sandbox/config", json=values)).raise_for_status()
+
+    async def outbox(self, to: str = "") -> List[Dict[str, Any]]:
+        response = await self.http.get("/_sandbox/outbox", params={"to": to} if to else None)
+        return response.json()["messages"]
+
+    async def say(self, wa_id: str, message: Dict[str, Any]) -> str:
+        response = await self.http.post(f"/_sandbox/customers/{wa_id}/messages", json=message)
+        response.raise_for_status()
+        return response.json()["wamid"]
+
+    async def template_status(self, template_id: str, status: str) -> None:
+        (await self.http.post(f"/_sandbox/templates/{template_id}/status", json={"status": status})).raise_for_status()
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+def service_settings(base: Settings, info: Any, **overrides: Any) -> Settings:
+    values = dict(graph_url=info.graph_url, access_token=info.access_token, phone_number_id=info.phone_number_id,
+                  waba_id=info.waba_id, maintenance_seconds=0.3, send_lease_seconds=5.0)
+    values.update(overrides)
+    return Settings(**{**base.__dict__, **values})
+
+
+async def open_service(settings: Settings, workers: int = 1, scheduler: bool = True) -> "tuple[Context, Runtime]":
+    ctx = await Context.open(settings)
+    await ctx.ensure_indexes()
+    await ctx.templates.sync()
+    runtime = Runtime(ctx, workers=workers, scheduler=scheduler)
+    await runtime.start()
+    return ctx, runtime
+
+
+async def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(interval)

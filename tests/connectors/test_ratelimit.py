@@ -1,0 +1,104 @@
+"""Redis token bucket and pair pacing, against a real Redis."""
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from connectors import keys
+from connectors.ratelimit import PairPacer, RateLimits, RedisBatcher, TokenBucket, number_bucket
+
+
+@pytest.fixture
+async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
+    client = aioredis.from_url(redis_url)
+    yield client
+    await client.connection_pool.disconnect()
+
+
+async def test_reserve_paces_at_the_rate(redis: aioredis.Redis) -> None:
+    bucket = TokenBucket(redis, "t:bucket", rate=100, capacity=5)
+    waits = [await bucket.reserve() for _ in range(25)]
+    assert waits[:4] == [0.0] * 4  # the burst (a few ms pass between calls, so 5 or 6 are free)
+    assert waits[-1] == pytest.approx(0.20, abs=0.03)  # 20 tokens of debt at 100/s
+    assert all(b >= a for a, b in zip(waits[5:], waits[6:]))  # each later reservation waits longer
+
+
+async def test_reserve_is_atomic_across_clients(redis_url: str) -> None:
+    clients = [aioredis.from_url(redis_url) for _ in range(4)]
+    try:
+        buckets = [TokenBucket(c, "t:shared", rate=50, capacity=1) for c in clients]
+        waits = await asyncio.gather(*(b.reserve() for b in buckets for _ in range(10)))
+        # 40 reservations, 1 free: the slots are distinct, 1/50 s apart, up to 39/50 s ahead
+        slots = sorted(round(w * 50) for w in waits)
+        assert max(waits) == pytest.approx(39 / 50, abs=0.05)
+        assert len(set(slots)) >= 38
+    finally:
+        for c in clients:
+            await c.connection_pool.disconnect()
+
+
+async def test_try_take_leaves_the_floor_and_waits_out_debt(redis: aioredis.Redis) -> None:
+    bucket = TokenBucket(redis, "t:floor", rate=10, capacity=3)
+    assert await bucket.try_take(floor=1) == 0.0
+    assert await bucket.try_take(floor=1) == 0.0
+    wait = await bucket.try_take(floor=1)  # one token left: the floor keeps it
+    assert wait == pytest.approx(0.1, abs=0.02)
+    assert await bucket.reserve() == 0.0  # a reservation may take the standing token
+    assert await bucket.reserve() == pytest.approx(0.1, abs=0.02)  # and go into debt
+    assert await bucket.try_take(floor=1) == pytest.approx(0.3, abs=0.03)  # try waits out debt + floor
+
+
+async def test_measured_rate_with_sleeping_callers(redis: aioredis.Redis) -> None:
+    bucket = TokenBucket(RedisBatcher(redis), "t:measured", rate=200, capacity=2)
+    sent = []
+
+    async def one() -> None:
+        wait = await bucket.reserve()
+        await asyncio.sleep(wait)
+        sent.append(time.monotonic())
+
+    start = time.monotonic()
+    await asyncio.gather(*(one() for _ in range(202)))
+    elapsed = max(sent) - start
+    assert 0.95 <= elapsed <= 1.3  # 200 beyond the burst at 200/s
+
+
+async def test_number_bucket_uses_keys_and_expires(redis: aioredis.Redis) -> None:
+    limits = RateLimits(mps=80)
+    bucket = number_bucket(redis, "100000000000001", limits)
+    assert bucket is not None and bucket.key == keys.rate_bucket("100000000000001")
+    await bucket.reserve()
+    assert 0 < await redis.ttl(bucket.key) <= 62
+    assert number_bucket(redis, "1", RateLimits(mps=None)) is None
+    with pytest.raises(ValueError):
+        RateLimits(mps=0)
+
+
+async def test_pair_pacer_burst_then_interval(redis: aioredis.Redis) -> None:
+    pacer = PairPacer(redis, "100000000000001", interval=6.0, burst=45)
+    waits = [await pacer.reserve("16505551234") for _ in range(47)]
+    assert waits[:45] == [0.0] * 45
+    assert waits[45] == pytest.approx(6.0, abs=0.05) and waits[46] == pytest.approx(12.0, abs=0.05)
+    assert await pacer.reserve("16505550000") == 0.0  # other recipients are unaffected
+    assert await redis.exists(keys.pair_rate("100000000000001", "16505551234"))
+
+
+async def test_batcher_groups_commands_and_keeps_errors_per_command(redis: aioredis.Redis) -> None:
+    batcher = RedisBatcher(redis)
+    await redis.set("t:a", "1")
+    await redis.lpush("t:list", "x")
+    # 500 concurrent commands: more than redis-py 8's default pool of 100 connections would allow
+    results = await asyncio.gather(*(batcher.get("t:a") for _ in range(500)), batcher.get("t:list"),
+                                   return_exceptions=True)
+    assert results[:500] == [b"1"] * 500
+    assert isinstance(results[500], Exception)  # WRONGTYPE, for that command only
+    assert len(redis.connection_pool._in_use_connections) + len(redis.connection_pool._available_connections) <= 2
+    script_bucket = TokenBucket(batcher, "t:batched", rate=10, capacity=1)
+    await redis.script_flush()  # the script is loaded again on NOSCRIPT
+    assert await script_bucket.reserve() == 0.0
+    assert await redis.exists("t:batched")
+    await batcher.aclose()

@@ -1,0 +1,151 @@
+"""bot.stores: the live-session tracker store under a real Rasa Agent, Redis and MongoDB.
+
+Bot env only. The model is trained from the bot's fast config by bot/train.py (cached by
+content hash); the test is skipped, with the reason, when no model can be trained.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, AsyncIterator, List
+from urllib.parse import urlparse
+
+import pytest
+
+pytest.importorskip("rasa")
+
+import redis.asyncio as aioredis  # noqa: E402
+
+from connectors import keys  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+SENDER = "15550009999"
+
+
+@pytest.fixture(scope="module")
+def model_path() -> str:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    if not (ROOT / "bot" / "train.py").exists() or not (ROOT / "bot" / "config.fast.yml").exists():
+        pytest.skip("bot/ has no trainable project yet")
+    proc = subprocess.run([sys.executable, str(ROOT / "bot" / "train.py"), "--config", "fast"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        pytest.skip(f"could not train the bot's fast model: {proc.stderr[-500:]}")
+    path = proc.stdout.strip().splitlines()[-1]
+    if not Path(path).exists():
+        pytest.skip(f"bot/train.py printed no model path: {proc.stdout[-300:]}")
+    return path
+
+
+def store_for(redis_url: str, **options: Any) -> Any:
+    from bot.stores.tracker_store import LiveSessionTrackerStore
+
+    url = urlparse(redis_url)
+    return LiveSessionTrackerStore(None, host=url.hostname, port=url.port, db=int(url.path.strip("/") or 0),
+                                   key_prefix="parley", record_exp=7 * 86400, **options)
+
+
+@pytest.fixture
+async def agent_and_store(model_path: str, redis_url: str, mongo_url: str, mongo_db_name: str) -> AsyncIterator[Any]:
+    import skops.io  # noqa: F401  (before TensorFlow: much faster model loading)
+    import structlog
+    import logging
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    from rasa.core.agent import Agent
+
+    store = store_for(redis_url, mongodb_url=mongo_url, mongodb_db=mongo_db_name)
+    agent = Agent.load(model_path, tracker_store=store)
+    yield agent, store
+    if store.flusher is not None:
+        await store.flusher.stop()
+    await store.red.close()
+
+
+async def timed(agent: Any, text: str) -> float:
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    start = time.perf_counter()
+    await agent.handle_message(UserMessage(text, CollectingOutputChannel(), SENDER))
+    return time.perf_counter() - start
+
+
+@pytest.mark.slow
+async def test_thirtieth_session_is_as_fast_as_the_first(agent_and_store: Any, redis_url: str) -> None:
+    agent, store = agent_and_store
+    texts = ["hi", "where is my order", "thanks", "what are your store hours", "do you have size 8",
+             "ok", "bye", "hello again", "how long is delivery", "thank you"]
+    per_session: List[List[float]] = []
+    for session in range(30):
+        if session:
+            await agent.handle_message(_user("/session_start"))
+        per_session.append([await timed(agent, t) for t in texts])
+    first = statistics.median(per_session[0] + per_session[1])
+    last = statistics.median(per_session[28] + per_session[29])
+    print(f"p50 sessions 1-2: {first * 1000:.1f} ms, sessions 29-30: {last * 1000:.1f} ms")
+    assert last <= first * 1.2 + 0.002, (first, last)
+
+    redis = aioredis.Redis.from_url(redis_url)
+    live = json.loads(await redis.get("parley:tracker:" + SENDER))
+    assert [e["event"] for e in live["events"]].count("session_started") == 1
+    assert sum(1 for e in live["events"] if e["event"] == "user") == len(texts) + 1  # + the /session_start
+    tracker = await store.retrieve(SENDER)
+    assert tracker is not None and tracker.latest_message.text == "thank you"
+    # Finished sessions were written behind to MongoDB (29 of them).
+    for _ in range(100):
+        if store.flusher.flushed >= 29:
+            break
+        import asyncio
+        await asyncio.sleep(0.1)
+    assert store.flusher.flushed == 29 and await redis.xlen(keys.TRACKER_ARCHIVE_STREAM) == 0
+    full = await store.retrieve_full_tracker(SENDER)
+    assert sum(1 for e in full.events if e.type_name == "user") == 30 * len(texts) + 29
+    await redis.close()
+
+
+def _user(text: str) -> Any:
+    from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+    return UserMessage(text, CollectingOutputChannel(), SENDER)
+
+
+async def test_mongo_outage_keeps_the_bot_answering_and_the_archive(model_path: str, redis_url: str,
+                                                                    mongo_url: str, mongo_db_name: str) -> None:
+    import skops.io  # noqa: F401
+    from rasa.core.agent import Agent
+
+    from bot.stores.archive import ArchiveFlusher
+
+    store = store_for(redis_url, mongodb_url="mongodb://127.0.0.1:1/", mongodb_db=mongo_db_name)
+    agent = Agent.load(model_path, tracker_store=store)
+    for _ in range(3):
+        out = await agent.handle_message(_user("hi"))
+        assert out, "the bot answers while MongoDB is down"
+        await agent.handle_message(_user("/session_start"))
+    await agent.handle_message(_user("hi"))
+    redis = aioredis.Redis.from_url(redis_url)
+    assert await redis.xlen(keys.TRACKER_ARCHIVE_STREAM) == 3  # kept in Redis, not lost
+    await store.flusher.stop()
+
+    good = ArchiveFlusher(redis, mongo_url, mongo_db_name)
+    flushed = 0
+    for _ in range(10):
+        flushed += await good.flush_once()
+        if flushed >= 3:
+            break
+    assert flushed == 3 and await redis.xlen(keys.TRACKER_ARCHIVE_STREAM) == 0
+    from motor.motor_asyncio import AsyncIOMotorClient
+
+    client = AsyncIOMotorClient(mongo_url)
+    docs = await client[mongo_db_name]["tracker_archive"].find({"sender_id": SENDER}).to_list(length=100)
+    assert len(docs) == 3 and all(any(e["event"] == "user" for e in d["events"]) for d in docs)
+    client.close()
+    await good.stop()
+    await store.red.close()
+    await redis.close()
