@@ -31,7 +31,7 @@ class Runtime:
         for i in range(self.n_workers):
             worker = Worker(self.ctx, f"{name}-w{i}", self.ctx.settings.worker_concurrency, make_purpose())
             self.workers.append(worker)
-            self.tasks.append(asyncio.create_task(worker.run(self.stop_event)))
+            self.tasks.append(asyncio.create_task(worker.run(self.stop_event, self.ctx.settings.queue_reclaim_ms)))
         if self.with_scheduler:
             self.scheduler = CampaignScheduler(self.ctx)
             self.scheduler.start()

@@ -30,6 +30,7 @@ class Settings:
     default_rate: float = 80.0
     worker_concurrency: int = 64
     send_lease_seconds: float = 30.0
+    queue_reclaim_ms: int = 30_000
     attribution_hours: float = 72.0
     stuck_sent_minutes: float = 60.0
     frequency_cap: int = 2
@@ -61,6 +62,7 @@ class Settings:
             default_rate=float(e.get("BROADCASTS_RATE", cls.default_rate)),
             worker_concurrency=int(e.get("BROADCASTS_WORKER_CONCURRENCY", cls.worker_concurrency)),
             send_lease_seconds=float(e.get("BROADCASTS_SEND_LEASE_S", cls.send_lease_seconds)),
+            queue_reclaim_ms=int(e.get("BROADCASTS_QUEUE_RECLAIM_MS", cls.queue_reclaim_ms)),
             attribution_hours=float(e.get("BROADCASTS_ATTRIBUTION_HOURS", cls.attribution_hours)),
             stuck_sent_minutes=float(e.get("BROADCASTS_STUCK_SENT_MIN", cls.stuck_sent_minutes)),
             frequency_cap=int(e.get("BROADCASTS_FREQUENCY_CAP", cls.frequency_cap)),

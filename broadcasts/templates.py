@@ -140,10 +140,12 @@ class TemplateLibrary:
                          name: str = "", language: str = "") -> Optional[Dict[str, Any]]:
         """Apply a ``template.status_updated`` event (by id, else by name + language)."""
         query: Dict[str, Any] = {"_id": template_id} if template_id else {"name": name, "language": language}
-        doc = await self.col.find_one_and_update(
+        result = await self.col.update_one(
             {**query, "status": {"$ne": status}}, {"$set": {"status": status, "status_reason": reason,
-                                                           "status_at": datetime.now(timezone.utc)}},
-            return_document=True)
+                                                           "status_at": datetime.now(timezone.utc)}})
+        if not result.modified_count:
+            return None
+        doc = await self.col.find_one(query)
         if doc is not None:
             await self._status_changed(doc)
         return doc

@@ -1,65 +1,115 @@
 """Throughput limits shared by every process, in Redis (reference §6.1, §6.2).
 
-One Lua script (atomic, Redis's own clock, so processes on different hosts agree) keeps a
-token bucket in a hash ``{tokens, ts}``. It answers a *wait time* in seconds, never a refusal:
+Token buckets live in Redis hashes ``{tokens, ts}`` and are changed only by Lua (atomic, on
+Redis's own clock, so processes on different hosts agree). They answer a *wait*, never a
+refusal:
 
-- ``reserve``: take the token now even if that drives the bucket into debt; the caller sleeps
-  the returned wait and then sends. One round trip per message, exact pacing.
-- ``try`` with a ``floor``: take the token only if ``floor`` tokens would remain; otherwise
-  take nothing and return how long until that is true. Campaign sends use this, so they only
-  ever use tokens no conversational send has reserved (reservations put the bucket in debt,
-  which a ``try`` waits out) and they leave ``floor`` tokens standing for conversations.
+- ``reserve``: take the token now even if the bucket goes into debt; the caller sleeps the
+  returned wait, then sends. Exact pacing, one step per message.
+- ``try`` with a ``floor``: take up to ``cost`` tokens while ``floor`` stay in the bucket;
+  when none can be taken, take nothing and return how long until one can. Campaign sends use
+  this: they only get tokens no conversational send has reserved (reservations put the bucket
+  in debt, which a ``try`` waits out) and they leave ``floor`` tokens standing.
 
 The per-number bucket (``keys.rate_bucket``) defaults to 80 msg/s; the per-recipient pair
 budget (``keys.pair_rate``) to 45 messages refilled one per 6 s.
 
-``RedisBatcher`` is the group commit these calls go through in the sender: every command
-issued while one pipeline is in flight goes out in the next one, so a thousand concurrent
-sends cost a few round trips and one or two connections (redis-py 8's default pool stops at
-100 connections and raises beyond).
+Batching, because redis-py costs ~50 µs of CPU per command and its v8 pool stops at 100
+connections: ``Admission`` checks the window, reserves the pair slot and the bucket token of
+*every* send made during one event-loop tick in a single script call (``ScriptBatch``), and
+``RedisBatcher`` pipelines plain commands the same way. The batched admission script reads
+keys it builds from its arguments, so it needs a single Redis (standalone or Sentinel), not
+Cluster; the single-key ``TokenBucket`` and ``PairPacer`` have no such limit.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 from connectors import keys
+from connectors.window import WINDOW_SECONDS
 
-_BUCKET_LUA = """
-local rate = tonumber(ARGV[1])
-local capacity = tonumber(ARGV[2])
-local cost = tonumber(ARGV[3])
-local mode = ARGV[4]
-local floor = tonumber(ARGV[5])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1])
-local ts = tonumber(state[2])
-if tokens == nil or ts == nil then
-  tokens = capacity
-  ts = now
+_TAKE_LUA = """
+local function now_s()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
-if now > ts then
-  tokens = math.min(capacity, tokens + (now - ts) * rate)
-  ts = now
-end
-local wait = 0
-if mode == 'try' then
-  if tokens - cost < floor then
-    return string.format('%.6f', (floor + cost - tokens) / rate)
+local function take(key, rate, capacity, cost, mode, floor, now)
+  local state = redis.call('HMGET', key, 'tokens', 'ts')
+  local tokens = tonumber(state[1])
+  local ts = tonumber(state[2])
+  if tokens == nil or ts == nil then
+    tokens = capacity
+    ts = now
   end
-  tokens = tokens - cost
-else
-  tokens = tokens - cost
+  if now > ts then
+    tokens = math.min(capacity, tokens + (now - ts) * rate)
+    ts = now
+  end
+  local granted = cost
+  if mode == 'try' then
+    granted = math.min(cost, math.floor(tokens - floor))
+    if granted < 1 then
+      return 0, (floor + 1 - tokens) / rate
+    end
+  end
+  tokens = tokens - granted
+  local wait = 0
   if tokens < 0 then
     wait = -tokens / rate
   end
+  redis.call('HSET', key, 'tokens', string.format('%.6f', tokens), 'ts', string.format('%.6f', ts))
+  redis.call('EXPIRE', key, math.ceil((capacity - tokens) / rate) + 60)
+  return granted, wait
 end
-redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'ts', string.format('%.6f', ts))
-redis.call('EXPIRE', KEYS[1], math.ceil((capacity - tokens) / rate) + 60)
-return string.format('%.6f', wait)
+"""
+
+_BUCKET_LUA = _TAKE_LUA + """
+local granted, wait = take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4],
+                           tonumber(ARGV[5]), now_s())
+return {tostring(granted), string.format('%.6f', wait)}
+"""
+
+# ARGV: bucket key ('' = no bucket), rate, capacity, pair rate, pair burst, the caller's clock,
+# window seconds, then one JSON list of sends: [window key ('' = no check), pair key ('' =
+# none), 1 to reserve a bucket token]. Returns a JSON list, two numbers per send: status (0
+# window closed: nothing taken; 1 go after the wait; 2 wait for the pair slot, then reserve
+# the bucket token) and the wait. JSON in and out: redis-py spends ~3 µs per argument.
+_ADMIT_LUA = _TAKE_LUA + """
+local bucket, rate, capacity = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local pair_rate, pair_burst = tonumber(ARGV[4]), tonumber(ARGV[5])
+local clock, window_seconds = tonumber(ARGV[6]), tonumber(ARGV[7])
+local now = now_s()
+local out = {}
+for _, send in ipairs(cjson.decode(ARGV[8])) do
+  local window_key, pair_key = send[1], send[2]
+  local status, wait = 1, 0
+  if window_key ~= '' then
+    local since = tonumber(redis.call('GET', window_key))
+    if since == nil or since + window_seconds <= clock then
+      status = 0
+    end
+  end
+  local with_bucket = send[3] == 1 and bucket ~= ''
+  if status == 1 and pair_key ~= '' then
+    local _, pair_wait = take(pair_key, pair_rate, pair_burst, 1, 'reserve', 0, now)
+    if pair_wait > 0 then
+      wait = pair_wait
+      if with_bucket then
+        status = 2
+      end
+    end
+  end
+  if status == 1 and with_bucket then
+    local _, bucket_wait = take(bucket, rate, capacity, 1, 'reserve', 0, now)
+    wait = bucket_wait
+  end
+  out[#out + 1] = status
+  out[#out + 1] = wait
+end
+return cjson.encode(out)
 """
 
 
@@ -68,9 +118,10 @@ class RateLimits:
     """Throughput settings of one business number.
 
     ``mps``: messages per second (Meta: 80 by default, up to 1,000 after an upgrade; ``None``
-    turns the bucket off). ``burst``: bucket capacity; small by default so the send rate stays
-    smooth under any server-side window. ``conversation_reserve``: tokens a campaign send must
-    leave in the bucket. ``pair_interval``/``pair_burst``: per-recipient budget (None = off).
+    turns the bucket off). ``burst``: bucket capacity; by default 1/20 s of traffic plus the
+    reserve, small so the rate stays smooth under any server-side window.
+    ``conversation_reserve``: tokens a campaign send must leave in the bucket.
+    ``pair_interval``/``pair_burst``: per-recipient budget (``pair_interval=None`` = off).
     """
 
     mps: Optional[float] = 80.0
@@ -92,6 +143,10 @@ class RateLimits:
         return max(1.0, (self.mps or 0) / 20) + self.conversation_reserve
 
 
+def _float(value: Any) -> float:
+    return float(value.decode() if isinstance(value, bytes) else value)
+
+
 class TokenBucket:
     """A Redis token bucket at ``key``: ``rate`` tokens/s, at most ``capacity`` stored."""
 
@@ -104,17 +159,23 @@ class TokenBucket:
 
     async def reserve(self, cost: float = 1.0) -> float:
         """Take ``cost`` tokens (possibly into debt); seconds to wait before using them."""
-        return await self._run("reserve", cost, 0.0)
+        return (await self._run("reserve", cost, 0.0))[1]
 
-    async def try_take(self, cost: float = 1.0, floor: float = 0.0) -> float:
-        """Take ``cost`` tokens if ``floor`` remain afterwards (0.0 returned), else take nothing
-        and return the seconds until that could succeed."""
-        return await self._run("try", cost, floor)
+    async def try_take(self, floor: float = 0.0) -> float:
+        """Take one token if ``floor`` remain afterwards (0.0 returned), else take nothing and
+        return the seconds until one could be taken."""
+        granted, wait = await self._run("try", 1.0, floor)
+        return 0.0 if granted >= 1 else wait
 
-    async def _run(self, mode: str, cost: float, floor: float) -> float:
-        result = await self._script(keys=[self.key], args=[self.rate, self.capacity, cost, mode, floor],
-                                    client=self.redis)
-        return float(result.decode() if isinstance(result, bytes) else result)
+    async def take_up_to(self, cost: float, floor: float = 0.0) -> Tuple[int, float]:
+        """Take as many of ``cost`` tokens as are there above ``floor``: (taken, wait if none)."""
+        granted, wait = await self._run("try", cost, floor)
+        return int(granted), wait
+
+    async def _run(self, mode: str, cost: float, floor: float) -> Tuple[float, float]:
+        granted, wait = await self._script(keys=[self.key], args=[self.rate, self.capacity, cost, mode, floor],
+                                           client=self.redis)
+        return _float(granted), _float(wait)
 
 
 def number_bucket(redis: Any, phone_number_id: str, limits: RateLimits) -> Optional[TokenBucket]:
@@ -136,9 +197,100 @@ class PairPacer:
 
     async def reserve(self, wa_id: str) -> float:
         """Reserve the next slot for ``wa_id``; seconds to wait before sending."""
-        key = keys.pair_rate(self.phone_number_id, wa_id)
-        result = await self._script(keys=[key], args=[self.rate, self.burst, 1, "reserve", 0], client=self.redis)
-        return float(result.decode() if isinstance(result, bytes) else result)
+        _, wait = await self._script(keys=[keys.pair_rate(self.phone_number_id, wa_id)],
+                                     args=[self.rate, self.burst, 1, "reserve", 0], client=self.redis)
+        return _float(wait)
+
+
+CLOSED, GO, PAIR_THEN_BUCKET = 0, 1, 2
+
+
+class Admission:
+    """Window check, pair slot and bucket token of one send, batched with every other send of
+    the same loop tick into one script call. See the module docstring."""
+
+    def __init__(self, redis: Any, phone_number_id: str, limits: RateLimits, *,
+                 clock: Callable[[], float]) -> None:
+        self.phone_number_id = str(phone_number_id)
+        self.limits = limits
+        self.clock = clock
+        self._bucket_key = keys.rate_bucket(self.phone_number_id) if limits.mps else ""
+        self._pair_rate = 1.0 / limits.pair_interval if limits.pair_interval else 1.0
+        self._batch = ScriptBatch(redis, _ADMIT_LUA, self._head, stride=2)
+
+    def _head(self) -> List[Any]:
+        limits = self.limits
+        return [self._bucket_key, limits.mps or 1, limits.capacity, self._pair_rate, limits.pair_burst,
+                self.clock(), WINDOW_SECONDS]
+
+    async def admit(self, wa_id: str, *, check_window: bool, pair: bool = True,
+                    bucket: bool = True) -> Tuple[int, float]:
+        """(status, wait): CLOSED (nothing taken), GO after ``wait``, or PAIR_THEN_BUCKET: sleep
+        ``wait`` for the pair slot, then ``admit(..., check_window=False, pair=False)``."""
+        status, wait = await self._batch.submit([
+            keys.window(self.phone_number_id, wa_id) if check_window else "",
+            keys.pair_rate(self.phone_number_id, wa_id) if pair and self.limits.pair_interval else "",
+            1 if bucket and self._bucket_key else 0,
+        ])
+        return int(status), float(wait)
+
+    async def aclose(self) -> None:
+        await self._batch.aclose()
+
+
+class ScriptBatch:
+    """Group commit of one Lua script: each ``submit(item)`` adds ``item`` to the JSON list
+    passed as the last argument of the next call (after the ``head()`` arguments shared by
+    all) and gets its ``stride`` values of the JSON list the script returns (None when
+    ``stride`` is 0). One call is in flight at a time; items submitted meanwhile wait for the
+    next one."""
+
+    def __init__(self, redis: Any, script: str, head: Callable[[], List[Any]], *, stride: int,
+                 max_batch: int = 1000) -> None:
+        self.redis = redis.redis if isinstance(redis, RedisBatcher) else redis
+        self._script = self.redis.register_script(script)
+        self._head = head
+        self.stride = stride
+        self.max_batch = max_batch
+        self._pending: List[Tuple[Any, "asyncio.Future[Any]"]] = []
+        self._flusher: Optional["asyncio.Task[None]"] = None
+
+    def submit(self, item: Any) -> "asyncio.Future[Any]":
+        loop = asyncio.get_running_loop()
+        future: "asyncio.Future[Any]" = loop.create_future()
+        self._pending.append((item, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = loop.create_task(self._flush())
+        return future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
+            batch = [(item, future) for item, future in batch if not future.done()]
+            if not batch:
+                continue
+            items = json.dumps([item for item, _ in batch], ensure_ascii=False, separators=(",", ":"))
+            try:
+                result = await self._script(keys=[], args=[*self._head(), items], client=self.redis)
+                values = json.loads(result) if self.stride else None
+            except asyncio.CancelledError:
+                for _, future in batch + self._pending:
+                    future.cancel()
+                self._pending = []
+                raise
+            except Exception as exc:  # noqa: BLE001 - every caller of this batch sees the failure
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for index, (_, future) in enumerate(batch):
+                if not future.done():
+                    future.set_result(values[index * self.stride:(index + 1) * self.stride] if values else None)
+
+    async def aclose(self) -> None:
+        """Wait for the submissions already made."""
+        if self._flusher is not None:
+            await asyncio.shield(self._flusher)
 
 
 class RedisBatcher:

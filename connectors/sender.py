@@ -46,8 +46,8 @@ from connectors.client import GraphClient
 from connectors.consent import AllowAll, ConsentChecker
 from connectors.errors import (ConsentRefused, InvalidRequest, RetryPolicy, TransportError, WhatsAppError,
                                WindowClosed)
-from connectors.ratelimit import PairPacer, RateLimits, RedisBatcher, number_bucket
-from connectors.window import window_open
+from connectors.ratelimit import (CLOSED, PAIR_THEN_BUCKET, Admission, RateLimits, RedisBatcher, ScriptBatch,
+                                  number_bucket)
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,24 @@ def wa_id_of(to: str) -> str:
     return digits
 
 
+# ARGV[1]: the stream; ARGV[2]: JSON list of [type, id, data, ts] (the Event.to_fields values).
+_XADD_MANY_LUA = """
+local entries = cjson.decode(ARGV[2])
+for _, e in ipairs(entries) do
+  redis.call('XADD', ARGV[1], '*', 'type', e[1], 'id', e[2], 'data', e[3], 'ts', e[4])
+end
+return #entries
+"""
+
+
 class Sender:
-    """Sends through one business number; share one instance per process and number."""
+    """Sends through one business number; share one instance per process and number.
+
+    ``redis`` is a ``redis.asyncio`` client (or a ``RedisBatcher``); the sender batches its
+    own Redis work (see connectors.ratelimit). For a Redis-backed consent check under load,
+    give the checker the sender's batcher: ``RedisConsent(sender.redis)`` or build the
+    ``RedisBatcher`` first and pass it to both. Call ``aclose`` on shutdown.
+    """
 
     def __init__(
         self,
@@ -162,7 +178,6 @@ class Sender:
         events_stream: str = keys.EVENTS_STREAM,
     ) -> None:
         self.client = client
-        # Every Redis call of a send goes through one group-commit batcher: see RedisBatcher.
         self.redis = redis if isinstance(redis, RedisBatcher) else RedisBatcher(redis)
         self.phone_number_id = client.phone_number_id
         self.consent: ConsentChecker = consent or AllowAll()
@@ -172,12 +187,13 @@ class Sender:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self.events_stream = events_stream
-        self._bucket = number_bucket(self.redis, self.phone_number_id, limits)
-        self._pair = (PairPacer(self.redis, self.phone_number_id, limits.pair_interval, limits.pair_burst)
-                      if limits.pair_interval else None)
+        self.admission = Admission(self.redis, self.phone_number_id, limits, clock=clock)
+        self._bucket = number_bucket(self.redis.redis, self.phone_number_id, limits)
+        self._events = ScriptBatch(self.redis, _XADD_MANY_LUA, lambda: [self.events_stream], stride=0)
         reserved = max(1, max_concurrency // 4) if reserved_slots is None else reserved_slots
         self.gate = PriorityGate(max_concurrency, min(reserved, max_concurrency - 1))
-        self._campaign_poll = asyncio.Lock()
+        self._token_waiters: Deque[asyncio.Future] = collections.deque()
+        self._pump: Optional[asyncio.Task] = None
 
     async def send(
         self,
@@ -208,8 +224,9 @@ class Sender:
             if (category == "marketing" or campaign) and not await self.consent.allows(
                     wa_id, category=category, campaign=campaign):
                 raise ConsentRefused(details=f"{wa_id} opted out of {category} messages")
-            if not payloads.is_template(sent) and not await window_open(
-                    self.redis, self.phone_number_id, wa_id, now=self.clock()):
+            status, wait = await self.admission.admit(wa_id, check_window=not payloads.is_template(sent),
+                                                      bucket=purpose.urgent)
+            if status == CLOSED:
                 if fallback_template is None:
                     raise WindowClosed(code=131047, local=True,
                                        details="more than 24 hours since the customer's last message")
@@ -217,6 +234,12 @@ class Sender:
                     raise InvalidRequest("Invalid parameter", code=100, local=True,
                                          details="fallback_template must be a template body")
                 sent, fallback_used = dict(fallback_template), True
+                status, wait = await self.admission.admit(wa_id, check_window=False, bucket=purpose.urgent)
+            if status == PAIR_THEN_BUCKET:
+                await self._sleep(wait)
+                status, wait = await self.admission.admit(wa_id, check_window=False, pair=False)
+            if wait > 0:
+                await self._sleep(wait)
             body = dict(sent, to="+" + wa_id)
             if callback_data is not None:
                 body["biz_opaque_callback_data"] = callback_data
@@ -232,7 +255,7 @@ class Sender:
 
     async def mark_read(self, message_id: str, *, typing: bool = False) -> None:
         """Blue ticks (and optionally the typing indicator) on an inbound message, paced as urgent."""
-        await self._take_token(True)
+        await self._urgent_token()
         await self.gate.acquire(True)
         try:
             if typing:
@@ -242,23 +265,30 @@ class Sender:
         finally:
             self.gate.release(True)
 
+    async def aclose(self) -> None:
+        """Stop the token pump and write the events still queued."""
+        if self._pump is not None:
+            self._pump.cancel()
+            await asyncio.gather(self._pump, return_exceptions=True)
+        await self.admission.aclose()
+        await self._events.aclose()
+        await self.redis.aclose()
+
     async def _deliver(self, wa_id: str, body: Dict[str, Any], urgent: bool) -> "tuple[str, int]":
-        if self._pair is not None:
-            wait = await self._pair.reserve(wa_id)
-            if wait > 0:
-                await self._sleep(wait)
+        """Send with retries. The first urgent attempt's token was reserved by ``send``."""
         attempt = 0
         ambiguous = 0
         while True:
             attempt += 1
             if urgent:
-                await self._take_token(True)
+                if attempt > 1:
+                    await self._urgent_token()
                 await self.gate.acquire(True)
             else:
                 # Campaigns hold their slot while they wait for a token, so they never hoard tokens.
                 await self.gate.acquire(False)
                 try:
-                    await self._take_token(False)
+                    await self._campaign_token()
                 except BaseException:
                     self.gate.release(False)
                     raise
@@ -276,20 +306,43 @@ class Sender:
                 self.gate.release(urgent)
             await self._sleep(delay)
 
-    async def _take_token(self, urgent: bool) -> None:
+    async def _urgent_token(self) -> None:
+        _, wait = await self.admission.admit("", check_window=False, pair=False)
+        if wait > 0:
+            await self._sleep(wait)
+
+    async def _campaign_token(self) -> None:
+        """Wait for a token from the pump (one task per process polls Redis for all campaigns)."""
         if self._bucket is None:
             return
-        if urgent:
-            wait = await self._bucket.reserve()
-            if wait > 0:
-                await self._sleep(wait)
-            return
-        async with self._campaign_poll:
+        waiter = asyncio.get_running_loop().create_future()
+        self._token_waiters.append(waiter)
+        if self._pump is None or self._pump.done():
+            self._pump = asyncio.get_running_loop().create_task(self._pump_tokens())
+        await waiter
+
+    async def _pump_tokens(self) -> None:
+        assert self._bucket is not None
+        try:
             while True:
-                wait = await self._bucket.try_take(floor=self.limits.conversation_reserve)
-                if wait <= 0:
+                while self._token_waiters and self._token_waiters[0].done():
+                    self._token_waiters.popleft()
+                if not self._token_waiters:
                     return
-                await self._sleep(wait)
+                wanted = sum(1 for waiter in self._token_waiters if not waiter.done())
+                granted, wait = await self._bucket.take_up_to(wanted, floor=self.limits.conversation_reserve)
+                while granted > 0 and self._token_waiters:
+                    waiter = self._token_waiters.popleft()
+                    if not waiter.done():
+                        waiter.set_result(None)
+                        granted -= 1
+                if wait > 0:
+                    await self._sleep(wait)
+        except Exception as exc:  # noqa: BLE001 - Redis down: the waiting sends fail, not hang
+            while self._token_waiters:
+                waiter = self._token_waiters.popleft()
+                if not waiter.done():
+                    waiter.set_exception(exc)
 
     async def _emit_failed(self, wa_id: str, payload: Mapping[str, Any], error: WhatsAppError, *, by: str,
                            purpose: Purpose, callback_data: Optional[str]) -> None:
@@ -301,8 +354,8 @@ class Sender:
         })
 
     async def _emit(self, kind: str, event_id: str, data: Dict[str, Any]) -> None:
-        event = events.Event(kind, event_id, data, ts=self.clock())
+        fields = events.Event(kind, event_id, data, ts=self.clock()).to_fields()
         try:
-            await self.redis.xadd(self.events_stream, event.to_fields())
+            await self._events.submit([fields["type"], fields["id"], fields["data"], fields["ts"]])
         except Exception:  # noqa: BLE001 - the message's fate is decided; a lost record must not resend it
             log.exception("could not record %s %s", kind, event_id)

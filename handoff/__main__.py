@@ -28,7 +28,7 @@ async def _with_auth(settings: Settings, action: str, args: argparse.Namespace) 
     import redis.asyncio as aioredis
     from motor.motor_asyncio import AsyncIOMotorClient
 
-    from handoff.auth import Authenticator
+    from handoff.auth import Authenticator, Passwords
     from handoff.models import Role
     from handoff.store import MongoAgentStore, ensure_indexes
 
@@ -37,7 +37,9 @@ async def _with_auth(settings: Settings, action: str, args: argparse.Namespace) 
     try:
         db = mongo[settings.mongodb_db]
         await ensure_indexes(db)
-        auth = Authenticator(redis, MongoAgentStore(db), settings.secret_key)
+        auth = Authenticator(redis, MongoAgentStore(db), settings.secret_key,
+                             passwords=Passwords(settings.argon2_memory_kib,
+                                                 settings.argon2_time_cost))
         if action == "create-agent":
             password = args.password or os.environ.get("HANDOFF_NEW_PASSWORD") or \
                 getpass.getpass("Password for the new agent: ")

@@ -17,30 +17,36 @@ from handoff.errors import TooManyRequests, Unauthorized
 from handoff.models import Agent, Role
 from handoff.store.base import AgentStore
 
-_HASHER = PasswordHasher()
-# Unknown emails are checked against this, so a login takes as long whether or not they exist.
-_DUMMY_HASH = _HASHER.hash("not a password of anyone")
 TOKEN_PREFIX = "pht_"
 
 
-def hash_password(password: str) -> str:
-    if len(password) < 8:
-        raise ValueError("a password needs at least 8 characters")
-    return _HASHER.hash(password)
+class Passwords:
+    """argon2id hashing (argon2-cffi's defaults unless told otherwise: 64 MiB, 3 passes)."""
 
+    def __init__(self, memory_kib: int = 65536, time_cost: int = 3) -> None:
+        self._hasher = PasswordHasher(memory_cost=memory_kib, time_cost=time_cost)
+        # Unknown emails are checked against this, so a login takes as long either way.
+        self._dummy = self._hasher.hash("not a password of anyone")
 
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _HASHER.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    def hash(self, password: str) -> str:
+        if len(password) < 8:
+            raise ValueError("a password needs at least 8 characters")
+        return self._hasher.hash(password)
+
+    def verify(self, password_hash: Optional[str], password: str) -> bool:
+        try:
+            return self._hasher.verify(password_hash or self._dummy, password) and \
+                password_hash is not None
+        except (VerificationError, InvalidHashError):
+            return False
 
 
 class Authenticator:
     def __init__(self, redis: Any, agents: AgentStore, secret_key: str, *,
                  session_seconds: int = 12 * 3600, max_failures: int = 5,
-                 failure_window_s: int = 900) -> None:
+                 failure_window_s: int = 900, passwords: Optional[Passwords] = None) -> None:
         self._redis = redis
+        self.passwords = passwords or Passwords()
         self._agents = agents
         self._secret = secret_key.encode()
         self._session_seconds = session_seconds
@@ -63,8 +69,8 @@ class Authenticator:
                                   retry_after=max(int(ttl), 1))
         agent = await self._agents.by_email(email) if email else None
         loop = asyncio.get_running_loop()
-        ok = await loop.run_in_executor(None, verify_password,
-                                        agent.password_hash if agent else _DUMMY_HASH, password)
+        ok = await loop.run_in_executor(None, self.passwords.verify,
+                                        agent.password_hash if agent else None, password)
         if not ok or agent is None or not agent.active:
             async with self._redis.pipeline(transaction=True) as pipe:
                 pipe.incr(counter)
@@ -116,7 +122,7 @@ class Authenticator:
     async def create_agent(self, agent_id: str, email: str, name: str, role: Role, password: str,
                            capacity: int = 5) -> Agent:
         loop = asyncio.get_running_loop()
-        password_hash = await loop.run_in_executor(None, hash_password, password)
+        password_hash = await loop.run_in_executor(None, self.passwords.hash, password)
         agent = Agent(agent_id, email.lower(), name or agent_id, role, password_hash,
                       capacity=capacity)
         await self._agents.create(agent)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping
 
 from handoff.access import Caller, check_owner, check_owner_or_supervisor, check_role, check_view
-from handoff.errors import BadRequest, NotFound
+from handoff.errors import BadRequest, ConflictError, NotFound
 from handoff.handback import BotResumer
 from handoff.models import Role, Ticket
 from handoff.replies import Replies
@@ -51,7 +51,11 @@ class Operations:
             by=caller.by)
 
     async def claim(self, caller: Caller, ticket_id: str) -> Ticket:
-        check_view(caller, await self.service.get(ticket_id))
+        ticket = await self.service.get(ticket_id)
+        if ticket.status is Status.ASSIGNED and ticket.agent != caller.agent_id:
+            # Lost the race (or came late): a conflict, not a permission problem.
+            raise ConflictError("another agent claimed this chat first", ticket=ticket_id)
+        check_view(caller, ticket)
         return await self.service.claim(ticket_id, caller.agent_id)
 
     async def assign(self, caller: Caller, ticket_id: str, agent_id: str) -> Ticket:

@@ -38,6 +38,8 @@ class Settings:
     cookie_secure: bool = False            # set true behind HTTPS
     login_max_failures: int = 5
     login_window_seconds: int = 900
+    argon2_memory_kib: int = 65536
+    argon2_time_cost: int = 3
     consumer_name: str = "handoff"
     templates_cache_seconds: float = 300.0
     run_consumers: bool = True
@@ -77,6 +79,8 @@ class Settings:
             cookie_secure=_flag(env.get("HANDOFF_COOKIE_SECURE", "")),
             login_max_failures=int(env.get("HANDOFF_LOGIN_MAX_FAILURES", "5")),
             login_window_seconds=int(env.get("HANDOFF_LOGIN_WINDOW_SECONDS", "900")),
+            argon2_memory_kib=int(env.get("HANDOFF_ARGON2_MEMORY_KIB", "65536")),
+            argon2_time_cost=int(env.get("HANDOFF_ARGON2_TIME_COST", "3")),
             consumer_name=env.get("HANDOFF_CONSUMER_NAME") or f"handoff-{socket.gethostname()}",
         )
 

@@ -4,7 +4,7 @@ Each POST is a ``Delivery`` (exact bytes + signature) whose every attempt is rec
 answer other than 200 (or a network error/timeout) is retried after
 ``base * 2**(attempt-1)`` milliseconds, capped, up to ``webhook_max_attempts`` (Meta retries
 for 7 days; the sandbox compresses time). Chaos: ``batch`` merges queued notifications into
-one POST, ``duplicate`` posts the same body twice. A reset bumps the generation so stale
+one POST (held for ``BATCH_WINDOW_S``), ``duplicate`` posts the same body twice. A reset bumps the generation so stale
 deliveries and retries are dropped.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, List, Union
 
 import aiohttp
 
@@ -61,7 +61,7 @@ class Delivery:
         }
 
 
-_Item = Union[Notification, Delivery]
+_Item = Union[List[Notification], Delivery]
 
 
 class WebhookDispatcher:
@@ -80,6 +80,7 @@ class WebhookDispatcher:
         self._generation = 0
         self._session: aiohttp.ClientSession | None = None
         self._workers = Tasks()
+        self._batch: list[Notification] = []
         self.deliveries: deque[Delivery] = deque(maxlen=max(100, history_limit))
 
     async def start(self, session: aiohttp.ClientSession) -> None:
@@ -93,14 +94,29 @@ class WebhookDispatcher:
     def clear(self) -> None:
         """Forget queued work and the delivery log (reset)."""
         self._generation += 1
+        self._batch = []
         while not self._queue.empty():
             self._queue.get_nowait()
         self.deliveries.clear()
 
     def notify(self, notification: Notification) -> None:
         """Queue one change for delivery (dropped when no webhook URL is configured)."""
-        if self._config.webhook_url:
-            self._queue.put_nowait(notification)
+        if not self._config.webhook_url:
+            return
+        if self._config.chaos.batch and self._rng.random() < self._config.chaos.batch:
+            # Chaos batch: hold it for a moment so later notifications share its POST.
+            if not self._batch:
+                self._timers.call_later(BATCH_WINDOW_S, self._flush_batch, self._generation)
+            self._batch.append(notification)
+            if len(self._batch) >= BATCH_MAX:
+                self._flush_batch(self._generation)
+            return
+        self._queue.put_nowait([notification])
+
+    def _flush_batch(self, generation: int) -> None:
+        batch, self._batch = self._batch, []
+        if batch and generation == self._generation:
+            self._queue.put_nowait(batch)
 
     @property
     def pending(self) -> int:
@@ -110,7 +126,7 @@ class WebhookDispatcher:
         while True:
             item = await self._queue.get()
             try:
-                if isinstance(item, Notification):
+                if isinstance(item, list):
                     await self._deliver_new(item)
                 else:
                     await self._attempt(item)
@@ -119,10 +135,7 @@ class WebhookDispatcher:
             except Exception:
                 log.exception("webhook worker error")
 
-    async def _deliver_new(self, first: Notification) -> None:
-        notifications = [first]
-        if self._config.chaos.batch and self._rng.random() < self._config.chaos.batch:
-            notifications.extend(await self._gather_batch())
+    async def _deliver_new(self, notifications: list[Notification]) -> None:
         url = self._config.webhook_url
         if not url:
             return
@@ -131,17 +144,6 @@ class WebhookDispatcher:
         if self._config.chaos.duplicate and self._rng.random() < self._config.chaos.duplicate:
             self._queue.put_nowait(self._new_delivery(url, raw, delivery.signature))
         await self._attempt(delivery)
-
-    async def _gather_batch(self) -> list[Notification]:
-        await asyncio.sleep(BATCH_WINDOW_S)
-        batch: list[Notification] = []
-        others: list[Delivery] = []
-        while len(batch) < BATCH_MAX and not self._queue.empty():
-            item = self._queue.get_nowait()
-            (batch if isinstance(item, Notification) else others).append(item)  # type: ignore[arg-type]
-        for item in others:
-            self._queue.put_nowait(item)
-        return batch
 
     def _new_delivery(self, url: str, raw: bytes, signature: str | None = None) -> Delivery:
         delivery = Delivery(

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, AsyncIterable, Dict, List, Mapping, Optional, Tuple
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, DESCENDING, UpdateOne
 
 from .state import FAIL_BELOW, RANK, RecipientState as R
 
@@ -59,10 +59,11 @@ class RecipientStore:
 
     async def claim(self, rid: str, worker: str) -> Optional[Dict[str, Any]]:
         """pending -> sending, atomically: only the one claimant gets the record back."""
-        return await self.col.find_one_and_update(
+        result = await self.col.update_one(
             {"_id": rid, "state": R.PENDING.value},
             {"$set": {"state": R.SENDING.value, "rank": RANK[R.SENDING], "claimed_at": utcnow(), "worker": worker},
-             "$inc": {"attempts": 1}}, return_document=ReturnDocument.AFTER)
+             "$inc": {"attempts": 1}})
+        return await self.col.find_one({"_id": rid}) if result.modified_count else None
 
     async def release(self, rid: str) -> bool:
         """sending -> pending (the campaign paused before the send left)."""
@@ -70,37 +71,47 @@ class RecipientStore:
                                            {"$set": {"state": R.PENDING.value, "rank": 0}})
         return result.modified_count == 1
 
-    async def accept(self, rid: str, wamid: str) -> Optional[Dict[str, Any]]:
-        """sending -> accepted with the wamid; None when a status webhook got there first."""
-        now = utcnow()
-        before = await self.col.find_one_and_update(
-            {"_id": rid, "rank": {"$lt": RANK[R.ACCEPTED]}, "state": {"$nin": [R.FAILED.value, R.SKIPPED.value]}},
-            {"$set": {"state": R.ACCEPTED.value, "rank": RANK[R.ACCEPTED], "wamid": wamid, "sent_at": now}},
-            return_document=ReturnDocument.BEFORE)
-        if before is None:  # a status overtook us: keep its state, still record the wamid
+    # Conditional updates decide with ``modified_count`` (never with a returned pre-image), which
+    # is atomic per document on MongoDB and on the SecantusDB used in tests.
+    async def _move(self, rid: str, rank_below: int, sets: Dict[str, Any]) -> bool:
+        result = await self.col.update_one(
+            {"_id": rid, "rank": {"$lt": rank_below}, "state": {"$nin": [R.FAILED.value, R.SKIPPED.value]}},
+            {"$set": sets})
+        return result.modified_count == 1
+
+    async def reach(self, rid: str, levels: List[str]) -> List[str]:
+        """Mark funnel levels reached; returns those reached for the first time (count them)."""
+        first = []
+        for level in levels:
+            result = await self.col.update_one({"_id": rid, "reached": {"$ne": level}},
+                                               {"$addToSet": {"reached": level}})
+            if result.modified_count:
+                first.append(level)
+        return first
+
+    async def accept(self, rid: str, wamid: str) -> bool:
+        """sending -> accepted with the wamid; False when a status webhook got there first."""
+        moved = await self._move(rid, RANK[R.ACCEPTED], {"state": R.ACCEPTED.value, "rank": RANK[R.ACCEPTED],
+                                                         "wamid": wamid, "sent_at": utcnow()})
+        if not moved:  # a status overtook us: keep its state, still record the wamid
             await self.col.update_one({"_id": rid, "wamid": {"$exists": False}}, {"$set": {"wamid": wamid}})
-        return before
+        return moved
 
-    async def fail(self, rid: str, error: Mapping[str, Any], transient: bool,
-                   state: R = R.FAILED) -> Optional[Dict[str, Any]]:
-        """-> failed (or skipped); returns the record before, or None if it was past failing."""
-        return await self.col.find_one_and_update(
-            {"_id": rid, "rank": {"$lt": FAIL_BELOW}, "state": {"$nin": [R.FAILED.value, R.SKIPPED.value]}},
-            {"$set": {"state": state.value, "error": dict(error), "transient": transient, "failed_at": utcnow()}},
-            return_document=ReturnDocument.BEFORE)
+    async def fail(self, rid: str, error: Mapping[str, Any], transient: bool, state: R = R.FAILED) -> bool:
+        """-> failed (or skipped) unless already delivered, read, failed or skipped."""
+        return await self._move(rid, FAIL_BELOW, {"state": state.value, "error": dict(error), "transient": transient,
+                                                  "failed_at": utcnow()})
 
-    async def advance(self, rid: str, status: R, at: datetime, wamid: str = "") -> Optional[Dict[str, Any]]:
-        """Status webhook: move up to ``status`` if that is progress; returns the record before."""
+    async def advance(self, rid: str, status: R, at: datetime, wamid: str = "") -> bool:
+        """Status webhook: move up to ``status`` if that is progress."""
         rank = RANK[status]
         sets: Dict[str, Any] = {"state": status.value, "rank": rank, f"{status.value}_at": at}
         if wamid:
             sets["wamid"] = wamid
-        before = await self.col.find_one_and_update(
-            {"_id": rid, "rank": {"$lt": rank}, "state": {"$nin": [R.FAILED.value, R.SKIPPED.value]}},
-            {"$set": sets}, return_document=ReturnDocument.BEFORE)
-        if before is not None and not before.get("sent_at"):
+        moved = await self._move(rid, rank, sets)
+        if moved:
             await self.col.update_one({"_id": rid, "sent_at": {"$exists": False}}, {"$set": {"sent_at": at}})
-        return before
+        return moved
 
     async def by_wamid(self, wamid: str) -> Optional[Dict[str, Any]]:
         return await self.col.find_one({"wamid": wamid})

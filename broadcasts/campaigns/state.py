@@ -19,12 +19,15 @@ Recipient (one per campaign and contact, id ``campaign:{id}:{wa_id}``):
 
 ``accepted`` = the Graph API answered 200 with a wamid; ``sent``/``delivered``/``read`` come
 from status webhooks, which may arrive before the worker records ``accepted`` or out of order:
-updates are conditional on ``rank < new rank``, so nothing regresses or counts twice.
+updates are conditional on ``rank < new rank``, so nothing regresses. Counters count funnel
+levels (sent, delivered, read): each level is added to the record's ``reached`` set by one
+conditional update, and only the update that added it increments the counter, so duplicates,
+reordering and a worker racing the tracker never count twice.
 """
 from __future__ import annotations
 
 import enum
-from typing import Dict, FrozenSet, Tuple
+from typing import Dict, FrozenSet, List, Tuple
 
 from ..errors import IllegalTransition
 
@@ -82,6 +85,6 @@ FAIL_BELOW = RANK[R.DELIVERED]
 FUNNEL = (("sent", RANK[R.ACCEPTED]), ("delivered", RANK[R.DELIVERED]), ("read", RANK[R.READ]))
 
 
-def funnel_increments(old_rank: int, new_rank: int) -> Dict[str, int]:
-    """The ``$inc`` of counters crossed moving from ``old_rank`` to ``new_rank`` (read implies delivered)."""
-    return {f"stats.{name}": 1 for name, rank in FUNNEL if old_rank < rank <= new_rank}
+def funnel_levels(rank: int) -> List[str]:
+    """The funnel levels a record at ``rank`` has reached (read implies delivered implies sent)."""
+    return [name for name, level in FUNNEL if level <= rank]

@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from connectors import keys as shared_keys
@@ -56,10 +56,9 @@ class CampaignStore:
     async def update(self, campaign_id: str, changes: Mapping[str, Any]) -> Dict[str, Any]:
         """Edit a draft (only drafts can change)."""
         sets = {k: changes[k] for k in EDITABLE if k in changes}
-        doc = await self.col.find_one_and_update({"_id": campaign_id, "state": "draft"}, {"$set": sets},
-                                                 return_document=ReturnDocument.AFTER)
-        if doc is None:
-            await self.get(campaign_id)
+        result = await self.col.update_one({"_id": campaign_id, "state": "draft"}, {"$set": sets})
+        doc = await self.get(campaign_id)
+        if not result.modified_count and doc["state"] != "draft":
             raise IllegalTransition("only a draft campaign can be edited")
         return doc
 
@@ -82,13 +81,12 @@ class CampaignStore:
         now = utcnow()
         sets: Dict[str, Any] = {"state": target.value, f"{target.value}_at": now, "state_reason": reason}
         sets.update(extra or {})
-        doc = await self.col.find_one_and_update(
+        result = await self.col.update_one(
             {"_id": campaign_id, "state": {"$in": [s.value for s in sources]}},
-            {"$set": sets, "$push": {"history": {"action": action, "to": target.value, "at": now, "reason": reason}}},
-            return_document=ReturnDocument.AFTER)
-        if doc is None:
-            current = await self.get(campaign_id)
-            transition(action, CampaignState(current["state"]))  # raises IllegalTransition
+            {"$set": sets, "$push": {"history": {"action": action, "to": target.value, "at": now, "reason": reason}}})
+        doc = await self.get(campaign_id)
+        if not result.modified_count:
+            transition(action, CampaignState(doc["state"]))  # raises IllegalTransition
             raise IllegalTransition(f"campaign {campaign_id} changed state concurrently")
         await self.redis.set(keys.campaign_control(campaign_id), target.value)
         event = Event(f"campaign.{target.value}", f"campaign:{campaign_id}:{action}:{len(doc['history'])}",

@@ -13,7 +13,8 @@ from typing import Any, Dict, Mapping, Optional
 from connectors import events
 
 from .recipients import RecipientStore
-from .state import FUNNEL, RANK, RecipientState as R, funnel_increments
+from .recipients import parse_id
+from .state import FUNNEL, RANK, RecipientState as R, funnel_levels
 from .store import CampaignStore
 
 STATUS = {events.MESSAGE_SENT: R.SENT, events.MESSAGE_DELIVERED: R.DELIVERED, events.MESSAGE_READ: R.READ}
@@ -49,24 +50,24 @@ class Tracker:
         if rid is None:
             return False
         at = _at(data)
+        campaign_id, wa_id = parse_id(rid)
         if kind in STATUS:
             status = STATUS[kind]
-            before = await self.recipients.advance(rid, status, at, data.get("wamid") or "")
-            if before is None:
+            if not await self.recipients.advance(rid, status, at, data.get("wamid") or ""):
                 return False
-            await self.campaigns.inc(before["campaign_id"], funnel_increments(before.get("rank", 0), RANK[status]), at)
+            first = await self.recipients.reach(rid, funnel_levels(RANK[status]))
+            await self.campaigns.inc(campaign_id, {f"stats.{level}": 1 for level in first}, at)
             return True
         if kind == events.MESSAGE_FAILED:
             error = (data.get("errors") or [{}])[0]
             code = error.get("code")
-            before = await self.recipients.fail(rid, error, code in TRANSIENT_ASYNC)
-            if before is None:
+            if not await self.recipients.fail(rid, error, code in TRANSIENT_ASYNC):
                 return False
             if data.get("wamid"):
                 await self.recipients.col.update_one({"_id": rid}, {"$set": {"wamid": data["wamid"]}})
-            await self.campaigns.inc(before["campaign_id"], {"stats.failed": 1}, at)
+            await self.campaigns.inc(campaign_id, {"stats.failed": 1}, at)
             if code == 131026 and self.contacts is not None:
-                await self.contacts.mark_unreachable(before["wa_id"], code)
+                await self.contacts.mark_unreachable(wa_id, code)
             return True
         return False
 
@@ -81,11 +82,8 @@ class Tracker:
     async def recount(self, campaign_id: str) -> Dict[str, int]:
         """The funnel computed from the records themselves."""
         states = await self.recipients.counts(campaign_id)
-        out = {name: sum(n for s, n in states.items() if s in RANK and RANK[R(s)] >= rank)
-               for name, rank in FUNNEL}
-        failed_after_send = await self.recipients.col.count_documents(
-            {"campaign_id": campaign_id, "state": R.FAILED.value, "rank": {"$gte": RANK[R.ACCEPTED]}})
-        out["sent"] += failed_after_send
+        out = {name: await self.recipients.col.count_documents({"campaign_id": campaign_id, "reached": name})
+               for name, _ in FUNNEL}
         out["failed"] = states.get(R.FAILED.value, 0)
         out["skipped"] = states.get(R.SKIPPED.value, 0)
         out["replied"] = await self.recipients.col.count_documents(

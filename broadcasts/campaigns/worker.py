@@ -106,16 +106,15 @@ class Worker:
         except wa_errors.WhatsAppError as exc:
             await self._failed(campaign_id, rid, exc, R.FAILED)
             return
-        before = await self.ctx.recipients.accept(rid, result.wamid)
+        await self.ctx.recipients.accept(rid, result.wamid)
         self.sent += 1
-        if before is not None:
+        if await self.ctx.recipients.reach(rid, ["sent"]):
             await self.ctx.campaigns.inc(campaign_id, {"stats.sent": 1})
 
     async def _failed(self, campaign_id: str, rid: str, exc: wa_errors.WhatsAppError, state: R) -> None:
         error = exc.to_dict()
-        before = await self.ctx.recipients.fail(rid, error, exc.is_transient or isinstance(
-            exc, wa_errors.EcosystemLimited), state)
-        if before is not None:
+        transient = exc.is_transient or isinstance(exc, wa_errors.EcosystemLimited)
+        if await self.ctx.recipients.fail(rid, error, transient, state):
             await self.ctx.campaigns.inc(campaign_id, {f"stats.{state.value}": 1})
 
     async def _pause_for_window(self, campaign_id: str) -> None:
@@ -130,8 +129,3 @@ def make_purpose() -> Any:
     """The sender's CAMPAIGN purpose (imported lazily: connectors.sender pulls in aiohttp)."""
     from connectors.sender import Purpose
     return Purpose.CAMPAIGN
-
-
-async def run_worker(ctx: Any, name: Optional[str] = None, stop: Optional[asyncio.Event] = None) -> None:
-    worker = Worker(ctx, name or ctx.settings.consumer_name, ctx.settings.worker_concurrency, make_purpose())
-    await worker.run(stop or asyncio.Event())

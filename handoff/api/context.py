@@ -15,7 +15,7 @@ from connectors.client import GraphClient
 from connectors.consent import RedisConsent
 from connectors.sender import Sender
 from handoff import keys
-from handoff.auth import Authenticator
+from handoff.auth import Authenticator, Passwords
 from handoff.consumers.group import GroupConsumer
 from handoff.consumers.live import LiveCopier
 from handoff.consumers.tickets import TicketRequests
@@ -67,7 +67,9 @@ class AppContext:
         auth = Authenticator(redis, agents, settings.secret_key,
                              session_seconds=int(settings.session_hours * 3600),
                              max_failures=settings.login_max_failures,
-                             failure_window_s=settings.login_window_seconds)
+                             failure_window_s=settings.login_window_seconds,
+                             passwords=Passwords(settings.argon2_memory_kib,
+                                                 settings.argon2_time_cost))
         ctx = cls(settings, redis, mongo, http, graph, ops, auth, LiveHub(redis),
                   QueueTimeouts(service, replies, settings.queue_timeout_minutes,
                                 settings.timeout_check_seconds))

@@ -1,5 +1,5 @@
 // Virtual phones of the Parley sandbox. Every string from the server is shown with
-// textContent (never innerHTML), so message text can never inject markup.
+// textContent and built with createElement: data is never parsed as HTML.
 "use strict";
 
 const POLL_MS = 800;

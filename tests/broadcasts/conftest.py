@@ -44,9 +44,7 @@ def sandbox_info(request):
         return info
 
 
-@pytest.fixture
-async def live(settings, sandbox_info):
-    """Sandbox -> inbound pipeline -> broadcasts service (consumer, one worker, scheduler)."""
+async def _live(settings, sandbox_info, workers: int):
     from .harness import Pipeline, Sandbox, open_service, service_settings
     sandbox = Sandbox(sandbox_info)
     ctx0 = await Context.open(settings, build_sender=False)
@@ -54,7 +52,7 @@ async def live(settings, sandbox_info):
     url = await pipeline.start()
     await sandbox.config(webhook_url=url, throughput_mps=0, pair_rate=False, status_delays_ms=[50, 100, 150],
                          read_probability=1.0)
-    ctx, runtime = await open_service(service_settings(settings, sandbox_info))
+    ctx, runtime = await open_service(service_settings(settings, sandbox_info), workers=workers)
     yield type("Live", (), {"ctx": ctx, "runtime": runtime, "sandbox": sandbox, "pipeline": pipeline,
                             "settings": ctx.settings})
     await runtime.stop()
@@ -63,3 +61,17 @@ async def live(settings, sandbox_info):
     await ctx.mongo.drop_database(settings.mongo_db)
     await ctx.close()
     await ctx0.close()
+
+
+@pytest.fixture
+async def live(settings, sandbox_info):
+    """Sandbox -> inbound pipeline -> broadcasts service (consumer, one worker, scheduler)."""
+    async for value in _live(settings, sandbox_info, 1):
+        yield value
+
+
+@pytest.fixture
+async def live_no_workers(settings, sandbox_info):
+    """The same without in-process workers (tests run worker processes)."""
+    async for value in _live(settings, sandbox_info, 0):
+        yield value

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from broadcasts.campaigns.state import TRANSITIONS, CampaignState, funnel_increments, transition
+from broadcasts.campaigns.state import TRANSITIONS, CampaignState, funnel_levels, transition
 from broadcasts.errors import IllegalTransition
 
 
@@ -26,10 +26,10 @@ def test_terminal_states_have_no_way_out_but_retry():
     assert [a for a, (src, _) in TRANSITIONS.items() if CampaignState.COMPLETED in src] == ["retry"]
 
 
-def test_funnel_increments_skip_implied_levels():
-    assert funnel_increments(1, 5) == {"stats.sent": 1, "stats.delivered": 1, "stats.read": 1}
-    assert funnel_increments(3, 4) == {"stats.delivered": 1}
-    assert funnel_increments(4, 4) == {}
+def test_funnel_levels_include_implied_ones():
+    assert funnel_levels(5) == ["sent", "delivered", "read"]
+    assert funnel_levels(4) == ["sent", "delivered"]
+    assert funnel_levels(1) == []
 
 
 async def test_only_one_concurrent_start_wins(ctx):

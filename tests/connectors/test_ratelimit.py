@@ -20,10 +20,10 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 async def test_reserve_paces_at_the_rate(redis: aioredis.Redis) -> None:
-    bucket = TokenBucket(redis, "t:bucket", rate=100, capacity=5)
+    bucket = TokenBucket(redis, "t:bucket", rate=10, capacity=5)
     waits = [await bucket.reserve() for _ in range(25)]
-    assert waits[:4] == [0.0] * 4  # the burst (a few ms pass between calls, so 5 or 6 are free)
-    assert waits[-1] == pytest.approx(0.20, abs=0.03)  # 20 tokens of debt at 100/s
+    assert waits[:5] == [0.0] * 5  # the burst
+    assert waits[-1] == pytest.approx(2.0, abs=0.1)  # 20 tokens of debt at 10/s
     assert all(b >= a for a, b in zip(waits[5:], waits[6:]))  # each later reservation waits longer
 
 
@@ -50,6 +50,14 @@ async def test_try_take_leaves_the_floor_and_waits_out_debt(redis: aioredis.Redi
     assert await bucket.reserve() == 0.0  # a reservation may take the standing token
     assert await bucket.reserve() == pytest.approx(0.1, abs=0.02)  # and go into debt
     assert await bucket.try_take(floor=1) == pytest.approx(0.3, abs=0.03)  # try waits out debt + floor
+
+
+async def test_take_up_to_grants_what_is_above_the_floor(redis: aioredis.Redis) -> None:
+    bucket = TokenBucket(redis, "t:upto", rate=10, capacity=6)
+    granted, wait = await bucket.take_up_to(100, floor=1)
+    assert (granted, wait) == (5, 0.0)
+    granted, wait = await bucket.take_up_to(100, floor=1)
+    assert granted == 0 and wait == pytest.approx(0.1, abs=0.02)
 
 
 async def test_measured_rate_with_sleeping_callers(redis: aioredis.Redis) -> None:
@@ -102,3 +110,25 @@ async def test_batcher_groups_commands_and_keeps_errors_per_command(redis: aiore
     assert await script_bucket.reserve() == 0.0
     assert await redis.exists("t:batched")
     await batcher.aclose()
+
+
+async def test_admission_batches_window_pair_and_bucket(redis: aioredis.Redis) -> None:
+    from connectors.ratelimit import CLOSED, GO, PAIR_THEN_BUCKET, Admission
+    from connectors.window import refresh_window
+
+    now = time.time()
+    admission = Admission(redis, "p1", RateLimits(mps=100, burst=50, pair_interval=1.0, pair_burst=2), clock=time.time)
+    await refresh_window(redis, "p1", "open", now)
+    results = await asyncio.gather(
+        admission.admit("closed", check_window=True),
+        *(admission.admit("open", check_window=True) for _ in range(3)),
+        admission.admit("closed", check_window=False, bucket=False),
+    )
+    assert results[0] == (CLOSED, 0.0)  # nothing taken for a closed window
+    assert results[1] == (GO, 0.0) and results[2] == (GO, 0.0)  # within the pair burst of 2
+    assert results[3][0] == PAIR_THEN_BUCKET and results[3][1] == pytest.approx(1.0, abs=0.05)
+    assert results[4] == (GO, 0.0)
+    tokens = float(await redis.hget(keys.rate_bucket("p1"), "tokens"))
+    assert tokens == pytest.approx(48, abs=0.5)  # two bucket tokens taken: the GO sends that asked for one
+    assert await redis.exists(keys.pair_rate("p1", "closed"))  # the template-style send took a pair slot
+    await admission.aclose()

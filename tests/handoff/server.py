@@ -21,7 +21,7 @@ def settings_for(redis_url: str, mongo_url: str, mongo_db: str, **overrides: Any
                     access_token="sandbox-token", phone_number_id="100000000000001",
                     waba_id="200000000000001", bot_resume="off", queue_timeout_minutes=0,
                     admin_email="admin@example.com", admin_password="admin-password",
-                    consumer_name="test")
+                    consumer_name="test", argon2_memory_kib=1024, argon2_time_cost=1)
     return replace(base, **overrides)
 
 

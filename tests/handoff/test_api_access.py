@@ -55,7 +55,8 @@ async def test_roles_and_ownership_on_every_endpoint(env: Dict[str, Any]) -> Non
     assert (await alice.post(f"/api/tickets/{tid}/claim")).status_code == 200
     # Bob may not see or touch Alice's chat.
     assert (await bob.get(f"/api/tickets/{tid}")).status_code == 403
-    for action, body in (("claim", {}), ("transfer", {"agent": "bob"}), ("requeue", {}),
+    assert (await bob.post(f"/api/tickets/{tid}/claim")).status_code == 409
+    for action, body in (("transfer", {"agent": "bob"}), ("requeue", {}),
                          ("resolve", {}), ("reply", {"text": "hi"}), ("assign", {"agent": "bob"})):
         response = await bob.post(f"/api/tickets/{tid}/{action}", body)
         assert response.status_code == 403, (action, response.text)
