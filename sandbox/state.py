@@ -97,16 +97,18 @@ class Sandbox:
         """Verify the configured callback URL as Meta's dashboard does (never blocks, never raises)."""
         if self._session is None or not self.config.webhook_url:
             return
-        self.tasks.spawn(self._handshake(self.config.webhook_url, self.config.verify_token), name="handshake")
+        self.tasks.spawn(self._handshake(self.config.webhook_url, self.config.verify_token, self.generation),
+                         name="handshake")
 
-    async def _handshake(self, url: str, verify_token: str) -> None:
+    async def _handshake(self, url: str, verify_token: str, generation: int) -> None:
         assert self._session is not None
         result = await verify_callback(
             self._session, url, verify_token,
             attempts=self.settings.handshake_attempts, retry_s=self.settings.handshake_retry_ms / 1000,
             timeout_s=self.settings.webhook_timeout_ms / 1000,
         )
-        self.handshakes.append(result)
+        if generation == self.generation:
+            self.handshakes.append(result)
         if result.ok:
             log.info("webhook verification handshake with %s succeeded", url)
         else:

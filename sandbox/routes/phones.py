@@ -29,6 +29,10 @@ def register(app: Sanic) -> None:
     async def page(request: Request) -> HTTPResponse:
         return raw(files["index.html"], content_type=ASSETS["index.html"], headers=_HEADERS)
 
+    @app.get("/favicon.ico", name="phones_favicon")
+    async def favicon(request: Request) -> HTTPResponse:
+        return HTTPResponse(status=204)
+
     @app.get("/_sandbox/static/<name>", name="phones_static")
     async def static(request: Request, name: str) -> HTTPResponse:
         if name not in files:

@@ -23,36 +23,15 @@ async def ctx(settings: Settings) -> AsyncIterator[Context]:
     await context.close()
 
 
-@pytest.fixture(scope="session")
-def _local_sandbox():
-    from .harness import start_local_sandbox
-    info = start_local_sandbox()
-    yield info
-    info.process.terminate()
-    info.process.wait(timeout=10)
-
-
-@pytest.fixture
-def sandbox_info(request):
-    """The shared ``sandbox`` fixture when tests/plugins/sandbox.py provides it, else a local one."""
-    import httpx
-    try:
-        return request.getfixturevalue("sandbox")
-    except pytest.FixtureLookupError:
-        info = request.getfixturevalue("_local_sandbox")
-        httpx.post(f"{info.url}/_sandbox/reset", timeout=10).raise_for_status()
-        return info
-
-
-async def _live(settings, sandbox_info, workers: int):
+async def _live(settings, sandbox_handle, workers: int):
     from .harness import Pipeline, Sandbox, open_service, service_settings
-    sandbox = Sandbox(sandbox_info)
+    sandbox = Sandbox(sandbox_handle)
     ctx0 = await Context.open(settings, build_sender=False)
-    pipeline = Pipeline(ctx0.redis, sandbox_info.app_secret, sandbox_info.verify_token)
+    pipeline = Pipeline(ctx0.redis, sandbox_handle.app_secret, sandbox_handle.verify_token)
     url = await pipeline.start()
     await sandbox.config(webhook_url=url, throughput_mps=0, pair_rate=False, status_delays_ms=[50, 100, 150],
                          read_probability=1.0)
-    ctx, runtime = await open_service(service_settings(settings, sandbox_info), workers=workers)
+    ctx, runtime = await open_service(service_settings(settings, sandbox_handle), workers=workers)
     yield type("Live", (), {"ctx": ctx, "runtime": runtime, "sandbox": sandbox, "pipeline": pipeline,
                             "settings": ctx.settings})
     await runtime.stop()
@@ -64,14 +43,14 @@ async def _live(settings, sandbox_info, workers: int):
 
 
 @pytest.fixture
-async def live(settings, sandbox_info):
+async def live(settings, sandbox):
     """Sandbox -> inbound pipeline -> broadcasts service (consumer, one worker, scheduler)."""
-    async for value in _live(settings, sandbox_info, 1):
+    async for value in _live(settings, sandbox, 1):
         yield value
 
 
 @pytest.fixture
-async def live_no_workers(settings, sandbox_info):
+async def live_no_workers(settings, sandbox):
     """The same without in-process workers (tests run worker processes)."""
-    async for value in _live(settings, sandbox_info, 0):
+    async for value in _live(settings, sandbox, 0):
         yield value

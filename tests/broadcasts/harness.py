@@ -1,14 +1,10 @@
-"""Test harness: a local sandbox process (until tests/plugins/sandbox.py exists), the real
-inbound pipeline (webhook -> connectors.ingest -> connectors.consumer -> events stream) and a
+"""Test harness: the real inbound pipeline (webhook -> connectors.ingest -> connectors.consumer -> events stream) and a
 running broadcasts Context + Runtime wired to the sandbox."""
 from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 import httpx
@@ -23,37 +19,6 @@ from connectors.routing import Router
 from devstack import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-@dataclass
-class LocalSandbox:
-    url: str
-    process: Optional[subprocess.Popen] = None
-    access_token: str = "sandbox-token"
-    app_secret: str = "sandbox-secret"
-    verify_token: str = "sandbox-verify"
-    phone_number_id: str = "100000000000001"
-    waba_id: str = "200000000000001"
-
-    @property
-    def graph_url(self) -> str:
-        return f"{self.url}/v23.0"
-
-
-def start_local_sandbox() -> LocalSandbox:
-    port = free_port()
-    env = dict(os.environ, SANDBOX_PORT=str(port), SANDBOX_LOG_LEVEL="WARNING")
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            if httpx.get(f"{url}/_sandbox/health", timeout=1).status_code == 200:
-                return LocalSandbox(url, proc)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("sandbox did not start")
 
 
 class Pipeline:

@@ -66,18 +66,18 @@ async def test_text_in_window_goes_out_and_is_recorded(graph: GraphClient, redis
                                                        admin: httpx.AsyncClient, sandbox: Any) -> None:
     await refresh_window(redis, sandbox.phone_number_id, CUSTOMER, time.time() - 60)
     sender = make_sender(graph, redis)
-    result = await sender.send("+1 650 555 1234", payloads.text("Hello there"), by="agent:7",
+    result = await sender.send("+1 650 555 1234", payloads.text("Hello there 👋 ñ"), by="agent:7",
                                callback_data="ticket-9")
     assert result.wamid.startswith("wamid.") and result.attempts == 1 and not result.fallback_used
     (message,) = await outbox(admin, CUSTOMER)
     assert message["wamid"] == result.wamid and message["type"] == "text"
-    assert message["payload"]["text"] == {"body": "Hello there"}
+    assert message["payload"]["text"] == {"body": "Hello there 👋 ñ"}
     assert message["payload"]["biz_opaque_callback_data"] == "ticket-9"
     (event,) = await recorded(redis)
     assert event.type == events.MESSAGE_OUTBOUND
     assert {k: event.data[k] for k in ("wamid", "wa_id", "by")} == {"wamid": result.wamid, "wa_id": CUSTOMER,
                                                                     "by": "agent:7"}
-    assert event.data["payload"]["text"] == {"body": "Hello there"} and "to" not in event.data["payload"]
+    assert event.data["payload"]["text"] == {"body": "Hello there 👋 ñ"} and "to" not in event.data["payload"]
 
 
 async def test_window_closed_is_refused_locally(graph: GraphClient, redis: aioredis.Redis,

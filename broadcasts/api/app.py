@@ -1,0 +1,66 @@
+"""The Sanic app factory: clients opened on start, background runtime, routes, web console."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+from sanic import Sanic
+from sanic.request import Request
+from sanic.response import HTTPResponse, file
+
+from connectors.errors import WhatsAppError
+
+from ..context import Context
+from ..errors import BroadcastsError
+from ..runtime import Runtime
+from ..settings import Settings
+from . import campaigns, contacts, segments, templates
+from .common import out
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+
+
+def create_app(settings: Settings, *, name: str = "broadcasts", workers: int = 1, background: bool = True,
+               sender: Optional[Any] = None) -> Sanic:
+    app = Sanic(name)
+    app.config.REQUEST_MAX_SIZE = 2 * 1024 ** 3  # CSV uploads are streamed to disk
+    app.config.RESPONSE_TIMEOUT = 300
+    app.ctx.tasks = set()
+
+    @app.before_server_start
+    async def open_clients(app: Sanic, _: Any) -> None:
+        ctx = await Context.open(settings, sender=sender)
+        await ctx.ensure_indexes()
+        await ctx.ledger.resync_fast_path()
+        app.ctx.bc = ctx
+        app.ctx.runtime = Runtime(ctx, workers=workers if background else 0, consumer=background,
+                                  scheduler=background)
+        await app.ctx.runtime.start()
+
+    @app.after_server_stop
+    async def close_clients(app: Sanic, _: Any) -> None:
+        await app.ctx.runtime.stop()
+        for task in list(app.ctx.tasks):
+            task.cancel()
+        await app.ctx.bc.close()
+
+    @app.exception(BroadcastsError)
+    async def domain_error(request: Request, exc: BroadcastsError) -> HTTPResponse:
+        return out({"error": str(exc), "kind": type(exc).__name__}, exc.status)
+
+    @app.exception(WhatsAppError)
+    async def whatsapp_error(request: Request, exc: WhatsAppError) -> HTTPResponse:
+        return out({"error": str(exc), "kind": type(exc).__name__, "code": exc.code}, 502)
+
+    @app.get("/health")
+    async def health(request: Request) -> HTTPResponse:
+        return out({"ok": True, "queue_backlog": await app.ctx.bc.queue.backlog()})
+
+    @app.get("/")
+    async def index(request: Request) -> HTTPResponse:
+        return await file(WEB / "index.html")
+
+    app.static("/web", str(WEB), name="web")
+    for module in (contacts, segments, templates, campaigns):
+        app.blueprint(module.bp)
+    return app
