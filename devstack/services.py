@@ -8,6 +8,7 @@ from typing import Dict, Optional
 
 from devstack.ports import port_open, wait_for_port
 from devstack.processes import Supervisor
+from devstack.secrets import dev_secret
 from devstack.settings import StackSettings
 from devstack.stores import free_port_or, start_mongo, start_redis
 
@@ -21,7 +22,15 @@ def start_platform(s: StackSettings, sup: Supervisor) -> Dict[str, str]:
     mongodb_url = _ensure_mongo(s, sup)
     urls["redis"] = redis_url
     urls["mongodb"] = mongodb_url
-    env = s.shared_env(redis_url, mongodb_url)
+    env = {
+        **s.shared_env(redis_url, mongodb_url),
+        "RASA_TOKEN": dev_secret(s.data_dir, "RASA_TOKEN"),
+        "HANDOFF_SECRET_KEY": dev_secret(s.data_dir, "HANDOFF_SECRET_KEY"),
+        "HANDOFF_ADMIN_EMAIL": os.environ.get("HANDOFF_ADMIN_EMAIL", "admin@parley.local"),
+        "HANDOFF_ADMIN_PASSWORD": dev_secret(s.data_dir, "HANDOFF_ADMIN_PASSWORD", 12),
+        "HANDOFF_PORT": str(s.handoff_port),
+        "BROADCASTS_PORT": str(s.broadcasts_port),
+    }
     python = s.services_python or sys.executable
 
     bot_model = _prepare_bot(s, env) if s.bot_python else None
@@ -50,6 +59,8 @@ def start_platform(s: StackSettings, sup: Supervisor) -> Dict[str, str]:
             sup.start(package, [python, "-m", package], env=env, cwd=str(s.root))
             wait_for_port("127.0.0.1", port, timeout=60, process=sup.children[-1].process)
             urls[package] = f"http://127.0.0.1:{port}/"
+    if "handoff" in urls:
+        urls["agent console login"] = f"{env['HANDOFF_ADMIN_EMAIL']} / {env['HANDOFF_ADMIN_PASSWORD']}"
     return urls
 
 
@@ -94,7 +105,8 @@ def _start_bot(s: StackSettings, sup: Supervisor, env: Dict[str, str], model: st
                           "--port", str(s.actions_port)], env=env, cwd=str(s.root))
     sup.start("rasa", [s.bot_python, "-m", "rasa", "run", "--model", model,
                        "--credentials", "bot/credentials.yml", "--endpoints", "bot/endpoints.yml",
-                       "--port", str(s.rasa_port), "--interface", "127.0.0.1"],
+                       "--port", str(s.rasa_port), "--interface", "127.0.0.1",
+                       "--enable-api", "--auth-token", env["RASA_TOKEN"]],
               env=env, cwd=str(s.root))
     wait_for_port("127.0.0.1", s.actions_port, timeout=60, process=sup.children[-2].process)
     wait_for_port("127.0.0.1", s.rasa_port, timeout=180, process=sup.children[-1].process)

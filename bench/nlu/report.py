@@ -13,10 +13,21 @@ ROOT = HERE.parent.parent
 CONFIG_FILES = {"fast": ROOT / "bot" / "config.fast.yml", "prod": ROOT / "bot" / "config.yml"}
 BARS = {"fast": 0.85, "prod": 0.90}
 SUMMARY_KEYS = {"accuracy", "macro avg", "weighted avg", "micro avg"}
+HISTORY = (
+    "Test sets. `holdout` (`bot/tests/nlu_holdout.yml`, 17-18 per intent) was written first. "
+    "Its errors were read once, after the first run (fast config: macro-F1 0.879, already above its "
+    "bar), and the training data was then extended *by category* (more bot-challenge, opt-in, "
+    "out-of-scope, size and delivery phrasings) without copying test messages; so `holdout` is no "
+    "longer fully blind. `blind` (`bot/tests/nlu_blind.yml`, 10 per intent) was written after that "
+    "round and has never been used to change anything: it is the honest estimate. Three holdout "
+    "messages equal training examples because they are the canonical keywords (STOP, START) and "
+    "one common request. Payload-only intents (`handoff_ended`, `share_location`) and the media "
+    "placeholders are not in either set; `tests/bot/test_agent.py` covers them."
+)
 
 
 def _load(config: str, name: str) -> Any:
-    path = HERE / config / name
+    path = HERE / config / name  # name may be "blind/<file>"
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -25,10 +36,11 @@ def _threshold(config: str) -> float:
     return next(float(c.get("threshold", 0.3)) for c in pipeline if c["name"] == "FallbackClassifier")
 
 
-def _fallback_stats(config: str) -> Dict[str, float]:
+def _fallback_stats(config: str, prefix: str = "") -> Dict[str, float]:
     """What the customer would see: messages below the FallbackClassifier threshold get the
     fallback reply even when the top intent was right (`rasa test nlu` undoes the fallback)."""
-    rows = (_load(config, "intent_successes.json") or []) + (_load(config, "intent_errors.json") or [])
+    rows = ((_load(config, prefix + "intent_successes.json") or [])
+            + (_load(config, prefix + "intent_errors.json") or []))
     threshold = _threshold(config)
     low = [r for r in rows if r["intent_prediction"]["confidence"] < threshold]
     right_and_high = [r for r in rows if r["intent_prediction"]["confidence"] >= threshold
@@ -50,18 +62,23 @@ def main() -> None:
         "config). Test set: `bot/tests/nlu_holdout.yml`, never used for training; "
         "scores are Rasa's own `rasa test nlu` reports, copied to `bench/nlu/<config>/intent_report.json`.",
         "",
-        "| config | model | intent macro-F1 | bar | accuracy | fallback rate* | answered right* | answered wrong* |",
-        "|---|---|---|---|---|---|---|---|",
+        "| config | test set | model | intent macro-F1 | bar | accuracy | fallback rate* | answered right* | answered wrong* |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for c in configs:
-        r = reports[c]
         model = (HERE / c / "model.txt").read_text().strip() if (HERE / c / "model.txt").exists() else ""
-        fb = _fallback_stats(c)
-        f1 = r["macro avg"]["f1-score"]
-        lines.append(
-            f"| {c} | `{model}` | **{f1:.3f}** | {BARS[c]:.2f} {'✅' if f1 >= BARS[c] else '❌'} | "
-            f"{r['accuracy']:.3f} | {fb['fallback']:.1%} (< {fb['threshold']}) | "
-            f"{fb['answered_right']:.1%} | {fb['answered_wrong']:.1%} |")
+        for label, prefix in (("holdout", ""), ("blind", "blind/")):
+            r = _load(c, prefix + "intent_report.json")
+            if r is None:
+                continue
+            fb = _fallback_stats(c, prefix)
+            f1 = r["macro avg"]["f1-score"]
+            lines.append(
+                f"| {c} | {label} ({fb['n']}) | `{model}` | **{f1:.3f}** | {BARS[c]:.2f} "
+                f"{'✅' if f1 >= BARS[c] else '❌'} | {r['accuracy']:.3f} | "
+                f"{fb['fallback']:.1%} (< {fb['threshold']}) | {fb['answered_right']:.1%} | "
+                f"{fb['answered_wrong']:.1%} |")
+    lines += ["", HISTORY]
     lines += ["", "\\* `rasa test nlu` scores the top intent even when the FallbackClassifier would "
               "have answered with the fallback; these columns apply the config's threshold: share of "
               "held-out messages that would get the fallback reply, a correct intent, a wrong intent.", ""]

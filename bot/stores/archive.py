@@ -29,9 +29,9 @@ class ArchiveFlusher:
     """One flusher task per process; ``ensure_running()`` from async code, ``stop()`` to end it."""
 
     def __init__(self, redis: Any, mongodb_url: str, db: str = "parley", collection: str = "tracker_archive",
-                 *, batch: int = 200, block_ms: int = 1000) -> None:
+                 *, batch: int = 200, block_ms: int = 1000, reclaim_idle_ms: int = RECLAIM_IDLE_MS) -> None:
         self.redis, self.mongodb_url, self.db, self.collection = redis, mongodb_url, db, collection
-        self.batch, self.block_ms = batch, block_ms
+        self.batch, self.block_ms, self.reclaim_idle_ms = batch, block_ms, reclaim_idle_ms
         self.name = f"archiver-{uuid.uuid4().hex[:8]}"
         self.flushed = 0
         self._task: Optional["asyncio.Task[None]"] = None
@@ -91,7 +91,7 @@ class ArchiveFlusher:
         if own:
             return own
         claimed = await self.redis.xautoclaim(keys.TRACKER_ARCHIVE_STREAM, keys.TRACKER_ARCHIVE_GROUP, self.name,
-                                              RECLAIM_IDLE_MS, start_id="0-0", count=self.batch)
+                                              self.reclaim_idle_ms, start_id="0-0", count=self.batch)
         return [(_text(i), f) for i, f in claimed[1]]
 
     async def _insert(self, docs: List[dict]) -> None:
