@@ -62,6 +62,7 @@ def fingerprint(config: Path, domain: Path, data: Path, rasa_version: Optional[s
     add("rasa", (rasa_version or _rasa_version()).encode())
     add("args", " ".join(TRAIN_ARGS).encode())
     add("config", config.read_bytes())
+    add("components", (BOT_DIR / "components.py").read_bytes())  # custom pipeline code
     for path in _files(domain):
         add("domain:" + path.relative_to(domain if domain.is_dir() else domain.parent).as_posix(),
             path.read_bytes())
@@ -109,7 +110,8 @@ def train(
 def _run_rasa_train(config: Path, domain: Path, data: Path, out: Path, name: str,
                     quiet: bool) -> None:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-               RASA_TELEMETRY_ENABLED="false")
+               RASA_TELEMETRY_ENABLED="false",
+               PYTHONPATH=os.pathsep.join(filter(None, [str(BOT_DIR.parent), os.environ.get("PYTHONPATH")])))
     cmd = [sys.executable, "-c", _RASA_CLI, "train", "--config", str(config), "--domain",
            str(domain), "--data", str(data), "--out", str(out), "--fixed-model-name", name, *TRAIN_ARGS]
     # Rasa's own cache (.rasa/) lives next to the bot so it never lands in the caller's cwd.

@@ -15,7 +15,7 @@ import json
 from typing import Any, Dict, Mapping, Optional, Protocol, Tuple
 
 from connectors import payloads
-from connectors.errors import TransportError, UnknownError, WhatsAppError, from_graph_error
+from connectors.errors import TransportError, UnknownError, from_graph_error
 
 DEFAULT_BASE_URL = "https://graph.facebook.com"
 DEFAULT_VERSION = "v23.0"

@@ -9,17 +9,20 @@ Order of checks for every message (ARCHITECTURE §2, reference §9):
    template is sent instead and ``SendResult.fallback_used`` says so.
 3. **Pacing**: a slot in the recipient's pair budget, then a token of the number's bucket
    (both in Redis, shared by every process; see connectors.ratelimit). Waits, never fails.
+   Steps 2-3 of every send made in one event-loop tick are one batched script call.
 4. **Priority**: live conversations are never starved by campaigns on the same number:
 
    - in Redis, conversational sends *reserve* tokens (the bucket may go into debt and they
-     sleep until their turn), while campaign sends only *try* and take a token when no debt
-     is outstanding and ``RateLimits.conversation_reserve`` tokens stay in the bucket. So a
-     conversational send waits at most about one token interval, across all processes,
-     however large the campaign backlog; campaigns still get every token nobody else wants.
+     sleep until their turn), while campaign sends only *try*: they take tokens only when no
+     debt is outstanding and ``RateLimits.conversation_reserve`` tokens stay in the bucket.
+     So a conversational send waits about one token interval per conversational send ahead
+     of it, across all processes, however large the campaign backlog; campaigns still get
+     every token nobody else wants.
    - in this process, at most ``max_concurrency`` requests are in flight; campaign sends may
      hold at most ``max_concurrency - reserved_slots`` of them, and a freed slot goes to a
-     waiting conversational send first. Campaign token polling is done by one task at a time
-     so a thousand queued campaign sends do not poll Redis a thousand times.
+     waiting conversational send first. Campaign sends wait for their token *holding* their
+     slot (so tokens are never hoarded), and one pump task per process asks Redis for as
+     many tokens as campaign sends are waiting, instead of each of them polling.
 5. **Retry**: transient errors (130429, 131056 for that recipient, 131000, 131016, 1, 2, 4,
    80007, 133004, 131057, network failures) are retried per ``RetryPolicy``, taking a new
    token each attempt; an ambiguous timeout is retried at most once (no idempotency key).

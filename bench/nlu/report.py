@@ -84,19 +84,23 @@ def main() -> None:
               "held-out messages that would get the fallback reply, a correct intent, a wrong intent.", ""]
 
     intents = sorted({k for r in reports.values() for k in r if k not in SUMMARY_KEYS})
-    lines += ["## Per intent (F1, precision / recall, support)", "",
-              "| intent | " + " | ".join(f"{c} F1 | {c} P / R" for c in configs) + " | support |",
-              "|---|" + "---|---|" * len(configs) + "---|"]
+    blind = {c: _load(c, "blind/intent_report.json") or {} for c in configs}
+    lines += ["## Per intent (holdout F1, precision / recall; blind-set F1)", "",
+              "| intent | " + " | ".join(f"{c} F1 | {c} P / R | {c} blind F1" for c in configs)
+              + " | support |",
+              "|---|" + "---|---|---|" * len(configs) + "---|"]
     for intent in intents:
         cells = []
         support = ""
         for c in configs:
             row = reports[c].get(intent)
+            b = blind[c].get(intent)
             if row is None:
                 cells += ["-", "-"]
-                continue
-            support = str(row["support"])
-            cells += [f"{row['f1-score']:.3f}", f"{row['precision']:.2f} / {row['recall']:.2f}"]
+            else:
+                support = str(row["support"])
+                cells += [f"{row['f1-score']:.3f}", f"{row['precision']:.2f} / {row['recall']:.2f}"]
+            cells.append(f"{b['f1-score']:.3f}" if b else "-")
         lines.append(f"| {intent} | " + " | ".join(cells) + f" | {support} |")
 
     for c in configs:

@@ -18,9 +18,14 @@ def latest_intent(tracker: Tracker) -> str:
     return (tracker.latest_message or {}).get("intent", {}).get("name") or ""
 
 
+def latest_user_event(tracker: Tracker) -> Dict[str, Any]:
+    """The customer's latest `user` event (it carries message_id and metadata; parse data does not)."""
+    return next((e for e in reversed(tracker.events) if e.get("event") == "user"), {})
+
+
 def message_id(tracker: Tracker) -> str:
     """The id of the customer's latest message (the wamid), for idempotency keys."""
-    mid = (tracker.latest_message or {}).get("message_id")
+    mid = latest_user_event(tracker).get("message_id") or (tracker.latest_message or {}).get("message_id")
     return str(mid) if mid else uuid.uuid4().hex
 
 
@@ -37,7 +42,7 @@ def entity_or_slot(tracker: Tracker, name: str) -> Optional[str]:
 def customer_name(tracker: Tracker) -> str:
     name = tracker.get_slot("customer_name")
     if not name:
-        name = ((tracker.latest_message or {}).get("metadata") or {}).get("name")
+        name = (latest_user_event(tracker).get("metadata") or {}).get("name")
     return str(name or "")
 
 

@@ -3,11 +3,12 @@ never crashes and gets a sensible reply; handoff flows end in the ownership reco
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import pytest
 
 from connectors import keys
+from connectors.events import Event
 from connectors.ownership import Owner, Ownership
 
 pytestmark = [pytest.mark.bot, pytest.mark.slow]
@@ -24,11 +25,13 @@ async def agent(fast_model, action_server):
     return Agent.load(str(fast_model), action_endpoint=EndpointConfig(action_server))
 
 
-async def say(agent: Any, sender: str, text: str, **metadata: Any) -> List[Dict[str, Any]]:
+async def say(agent: Any, sender: str, text: str, message_id: Optional[str] = None,
+              **metadata: Any) -> List[Dict[str, Any]]:
     from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 
     channel = CollectingOutputChannel()
-    await agent.handle_message(UserMessage(text, channel, sender, metadata=metadata or None))
+    await agent.handle_message(UserMessage(text, channel, sender, metadata=metadata or None,
+                                           message_id=message_id))
     return channel.messages
 
 
@@ -43,14 +46,18 @@ def texts(messages):
     ('/share_location{"latitude":12.97,"longitude":77.59}', "6-digit pincode"),
     ("[empty]", "didn't get that"),           # a message that was only slashes
     ("😀😀😀", "didn't get that"),
-    ("a" * 4096, "didn't get that"),
-    ("", ""),
+    ("a" * 4096, ""),                         # any harmless reply (it reads as "aaa")
+    ("", "didn't get that"),
+    ("   ", "didn't get that"),
 ])
-async def test_bad_input_gets_a_sensible_reply(agent, text, expected):
-    messages = await say(agent, "919700000001", text)
-    assert all(len(m.get("text") or "") <= 4096 for m in messages)
-    if expected:
-        assert expected in texts(messages)
+async def test_bad_input_gets_a_sensible_reply(agent, redis, text, expected):
+    sender = f"9197{abs(hash(text)) % 10**8:08d}"  # a fresh chat for each case
+    messages = await say(agent, sender, text)
+    assert messages and all(0 < len(m.get("text") or "") <= 4096 for m in messages)
+    assert expected in texts(messages)
+    # Nothing irreversible happened: no handoff, no consent change.
+    assert await redis.exists(keys.ownership(sender), keys.consent_optout(sender)) == 0
+    assert await redis.xlen(keys.EVENTS_STREAM) == 0
 
 
 async def test_long_real_message_is_understood(agent):
@@ -61,10 +68,25 @@ async def test_long_real_message_is_understood(agent):
 
 
 async def test_asking_for_a_human_queues_the_chat(agent, redis):
-    messages = await say(agent, "919700000003", "talk to a human please", name="Ravi")
+    greeting = await say(agent, "919700000003", "hello", message_id="wamid.G1", name="Ravi")
+    assert "Hi Ravi!" in texts(greeting)
+    messages = await say(agent, "919700000003", "talk to a human please", message_id="wamid.H1")
     assert "Connecting you to our team" in texts(messages)
     owner = Ownership.from_hash(await redis.hgetall(keys.ownership("919700000003")))
     assert owner.owner is Owner.QUEUED
+    [(_, fields)] = await redis.xrange(keys.EVENTS_STREAM)
+    event = Event.from_fields(fields)
+    assert event.id == "919700000003:wamid.H1" and event.data["name"] == "Ravi"
+    assert event.data["context"]["turns"][0] == {
+        "from": "customer", "text": "hello", "intent": "greet", "ts": event.data["context"]["turns"][0]["ts"]}
+
+
+async def test_a_form_interrupted_by_a_human_request_hands_off(agent, redis):
+    sender = "919700000007"
+    asked = await say(agent, sender, "where is my order")
+    assert "order ID" in texts(asked)
+    messages = await say(agent, sender, "talk to a human please")
+    assert "Connecting you to our team" in texts(messages)
 
 
 async def test_two_fallbacks_offer_a_human_and_yes_queues_with_reason_fallback(agent, redis):

@@ -20,44 +20,43 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
 
 
 async def test_reserve_paces_at_the_rate(redis: aioredis.Redis) -> None:
-    bucket = TokenBucket(redis, "t:bucket", rate=10, capacity=5)
+    bucket = TokenBucket(redis, "t:bucket", rate=1, capacity=5)  # slow: refill during the test is noise
     waits = [await bucket.reserve() for _ in range(25)]
     assert waits[:5] == [0.0] * 5  # the burst
-    assert waits[-1] == pytest.approx(2.0, abs=0.1)  # 20 tokens of debt at 10/s
+    assert waits[-1] == pytest.approx(20.0, abs=0.3)  # 20 tokens of debt at 1/s
     assert all(b >= a for a, b in zip(waits[5:], waits[6:]))  # each later reservation waits longer
 
 
 async def test_reserve_is_atomic_across_clients(redis_url: str) -> None:
     clients = [aioredis.from_url(redis_url) for _ in range(4)]
     try:
-        buckets = [TokenBucket(c, "t:shared", rate=50, capacity=1) for c in clients]
+        buckets = [TokenBucket(c, "t:shared", rate=1, capacity=1) for c in clients]
         waits = await asyncio.gather(*(b.reserve() for b in buckets for _ in range(10)))
-        # 40 reservations, 1 free: the slots are distinct, 1/50 s apart, up to 39/50 s ahead
-        slots = sorted(round(w * 50) for w in waits)
-        assert max(waits) == pytest.approx(39 / 50, abs=0.05)
-        assert len(set(slots)) >= 38
+        # 40 reservations, 1 free: each got its own slot, one second apart, up to 39 s ahead
+        slots = sorted(round(w) for w in waits)
+        assert slots == list(range(40))
     finally:
         for c in clients:
             await c.connection_pool.disconnect()
 
 
 async def test_try_take_leaves_the_floor_and_waits_out_debt(redis: aioredis.Redis) -> None:
-    bucket = TokenBucket(redis, "t:floor", rate=10, capacity=3)
+    bucket = TokenBucket(redis, "t:floor", rate=1, capacity=3)
     assert await bucket.try_take(floor=1) == 0.0
     assert await bucket.try_take(floor=1) == 0.0
     wait = await bucket.try_take(floor=1)  # one token left: the floor keeps it
-    assert wait == pytest.approx(0.1, abs=0.02)
+    assert wait == pytest.approx(1.0, abs=0.2)
     assert await bucket.reserve() == 0.0  # a reservation may take the standing token
-    assert await bucket.reserve() == pytest.approx(0.1, abs=0.02)  # and go into debt
-    assert await bucket.try_take(floor=1) == pytest.approx(0.3, abs=0.03)  # try waits out debt + floor
+    assert await bucket.reserve() == pytest.approx(1.0, abs=0.2)  # and go into debt
+    assert await bucket.try_take(floor=1) == pytest.approx(3.0, abs=0.2)  # try waits out debt + floor
 
 
 async def test_take_up_to_grants_what_is_above_the_floor(redis: aioredis.Redis) -> None:
-    bucket = TokenBucket(redis, "t:upto", rate=10, capacity=6)
+    bucket = TokenBucket(redis, "t:upto", rate=1, capacity=6)
     granted, wait = await bucket.take_up_to(100, floor=1)
     assert (granted, wait) == (5, 0.0)
     granted, wait = await bucket.take_up_to(100, floor=1)
-    assert granted == 0 and wait == pytest.approx(0.1, abs=0.02)
+    assert granted == 0 and wait == pytest.approx(1.0, abs=0.2)
 
 
 async def test_measured_rate_with_sleeping_callers(redis: aioredis.Redis) -> None:
@@ -72,7 +71,7 @@ async def test_measured_rate_with_sleeping_callers(redis: aioredis.Redis) -> Non
     start = time.monotonic()
     await asyncio.gather(*(one() for _ in range(202)))
     elapsed = max(sent) - start
-    assert 0.95 <= elapsed <= 1.3  # 200 beyond the burst at 200/s
+    assert 0.95 <= elapsed <= 1.6  # 200 beyond the burst at 200/s (unpaced: a few ms)
 
 
 async def test_number_bucket_uses_keys_and_expires(redis: aioredis.Redis) -> None:
@@ -117,7 +116,9 @@ async def test_admission_batches_window_pair_and_bucket(redis: aioredis.Redis) -
     from connectors.window import refresh_window
 
     now = time.time()
-    admission = Admission(redis, "p1", RateLimits(mps=100, burst=50, pair_interval=1.0, pair_burst=2), clock=time.time)
+    # a bucket that barely refills, so its level shows exactly what was taken
+    admission = Admission(redis, "p1", RateLimits(mps=0.001, burst=50, pair_interval=1.0, pair_burst=2),
+                          clock=time.time)
     await refresh_window(redis, "p1", "open", now)
     results = await asyncio.gather(
         admission.admit("closed", check_window=True),
@@ -129,6 +130,6 @@ async def test_admission_batches_window_pair_and_bucket(redis: aioredis.Redis) -
     assert results[3][0] == PAIR_THEN_BUCKET and results[3][1] == pytest.approx(1.0, abs=0.05)
     assert results[4] == (GO, 0.0)
     tokens = float(await redis.hget(keys.rate_bucket("p1"), "tokens"))
-    assert tokens == pytest.approx(48, abs=0.5)  # two bucket tokens taken: the GO sends that asked for one
+    assert tokens == pytest.approx(48, abs=0.01)  # two bucket tokens taken: the GO sends that asked for one
     assert await redis.exists(keys.pair_rate("p1", "closed"))  # the template-style send took a pair slot
     await admission.aclose()

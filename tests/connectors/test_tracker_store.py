@@ -6,10 +6,7 @@ content hash); the test is skipped, with the reason, when no model can be traine
 from __future__ import annotations
 
 import json
-import os
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any, AsyncIterator, List
@@ -23,33 +20,15 @@ import redis.asyncio as aioredis  # noqa: E402
 
 from connectors import keys  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[2]
+from .inbound_support import start_action_server, train_fast_model  # noqa: E402
+
 SENDER = "15550009999"
 NEWCOMER = "15550001111"
 
 
 @pytest.fixture(scope="module")
 def model_path() -> str:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
-    if not (ROOT / "bot" / "train.py").exists() or not (ROOT / "bot" / "config.fast.yml").exists():
-        pytest.skip("bot/ has no trainable project yet")
-    proc = subprocess.run([sys.executable, str(ROOT / "bot" / "train.py"), "--config", "fast"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        pytest.skip(f"could not train the bot's fast model: {proc.stderr[-500:]}")
-    path = proc.stdout.strip().splitlines()[-1]
-    if not Path(path).exists():
-        pytest.skip(f"bot/train.py printed no model path: {proc.stdout[-300:]}")
-    return path
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return train_fast_model()
 
 
 @pytest.fixture(scope="module")
@@ -57,22 +36,8 @@ def action_endpoint(redis_server: str, mongo_url: str) -> Any:
     """The bot's action server (``action_session_start`` is a custom action)."""
     from rasa.utils.endpoints import EndpointConfig
 
-    port = free_port()
-    env = dict(os.environ, PYTHONPATH=str(ROOT), REDIS_URL=f"{redis_server}/0", MONGODB_URL=mongo_url,
-               ACTIONS_IO_TIMEOUT_S="0.5")
-    proc = subprocess.Popen([sys.executable, "-m", "rasa_sdk", "--actions", "bot.actions", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import socket
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            break
-        except OSError:
-            assert proc.poll() is None and time.monotonic() < deadline, "action server did not start"
-            time.sleep(0.2)
-    yield EndpointConfig(f"http://127.0.0.1:{port}/webhook")
+    proc, url = start_action_server(f"{redis_server}/0", mongo_url)
+    yield EndpointConfig(url)
     proc.terminate()
     proc.wait(timeout=10)
 
