@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, Mapping, Optional
+from urllib.parse import urlparse
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,14 @@ class StackSettings:
 
     def shared_env(self, redis_url: str, mongodb_url: str) -> Dict[str, str]:
         """The variables every Parley process reads (docs/contracts.md)."""
+        redis = urlparse(redis_url)
         return {
             "REDIS_URL": redis_url,
+            # Rasa's stores take a host, port and db rather than a URL (bot/endpoints.yml).
+            "REDIS_HOST": redis.hostname or "127.0.0.1",
+            "REDIS_PORT": str(redis.port or 6379),
+            "REDIS_DB": redis.path.strip("/") or "0",
+            "RASA_TELEMETRY_ENABLED": "false",
             "MONGODB_URL": mongodb_url,
             "MONGODB_DB": self.mongodb_db,
             "GRAPH_BASE_URL": f"http://127.0.0.1:{self.sandbox_port}",

@@ -36,8 +36,8 @@ def stack(sandbox: Any, redis_url: str, mongo_url: str, mongo_db_name: str, tmp_
     env = dict(os.environ, PYTHONPATH=str(ROOT), **RASA_ENV,
                WHATSAPP_VERIFY_TOKEN=sandbox.verify_token, WHATSAPP_APP_SECRET=sandbox.app_secret,
                WHATSAPP_ACCESS_TOKEN=sandbox.access_token, WHATSAPP_PHONE_NUMBER_ID=sandbox.phone_number_id,
-               WHATSAPP_GRAPH_BASE_URL=sandbox.url, WHATSAPP_GRAPH_VERSION=sandbox.api_version,
-               PARLEY_REDIS_URL=redis_url, REDIS_HOST=url.hostname, REDIS_PORT=str(url.port),
+               GRAPH_BASE_URL=sandbox.url, GRAPH_VERSION=sandbox.api_version,
+               REDIS_URL=redis_url, REDIS_HOST=url.hostname, REDIS_PORT=str(url.port),
                REDIS_DB=url.path.strip("/") or "0", MONGODB_URL=mongo_url, MONGODB_DB=mongo_db_name,
                ACTION_ENDPOINT_URL=action_url)
     sandbox.configure(webhook_url=f"http://127.0.0.1:{port}/webhooks/whatsapp/webhook")

@@ -2,12 +2,14 @@
 headless Chromium, and after SIGINT no process it started is left."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -39,6 +41,21 @@ def _read_until_up(process: subprocess.Popen, deadline: float, lines: List[str])
     raise AssertionError("the run command did not come up:\n" + "".join(lines[-60:]))
 
 
+def _customer_says_hi_and_the_bot_answers(sandbox_port: int) -> None:
+    base = f"http://127.0.0.1:{sandbox_port}/_sandbox"
+    body = json.dumps({"type": "text", "text": {"body": "hi"}, "name": "Asha"}).encode()
+    request = urllib.request.Request(f"{base}/customers/919800000001/messages", data=body,
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    urllib.request.urlopen(request, timeout=10).read()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{base}/outbox?to=919800000001", timeout=10) as answer:
+            if json.load(answer)["messages"]:
+                return
+        time.sleep(0.5)
+    raise AssertionError("the bot did not answer 'hi' within 90 s")
+
+
 @pytest.mark.slow
 @pytest.mark.browser
 def test_run_command_starts_everything_and_sigint_leaves_nothing(tmp_path: Path, page: Any) -> None:
@@ -56,6 +73,9 @@ def test_run_command_starts_everything_and_sigint_leaves_nothing(tmp_path: Path,
         assert {"redis", "mongodb", "sandbox"} <= set(pids)
         # The bundled Redis keeps an append-only file in the data dir.
         assert any((tmp_path / "data" / "redis").rglob("*.aof*"))
+        if os.environ.get("PARLEY_BOT_PYTHON"):
+            assert {"rasa", "actions"} <= set(pids)
+            _customer_says_hi_and_the_bot_answers(ports["SANDBOX_PORT"])
         page.goto(f"http://127.0.0.1:{ports['SANDBOX_PORT']}/")
         page.wait_for_load_state("load")
         assert "phone" in page.content().lower()
