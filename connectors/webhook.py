@@ -4,187 +4,24 @@
 ``errors``, ``message_echoes`` and ``user_preferences`` element (Meta may batch them).
 Parsing is defensive: a missing or oddly typed field becomes an empty value, a new message
 type or status becomes ``UNKNOWN``; only a body that is not a JSON object raises
-:class:`MalformedWebhook`.
+:class:`MalformedWebhook`. The value types are in :mod:`connectors.notification`.
 """
 from __future__ import annotations
 
-import enum
 import json
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
+
+# The value types live in connectors.notification; re-exported here, where callers parse.
+from .notification import (MEDIA_TYPES, ChangeError, Echo, ErrorInfo, FieldChange, InboundMessage, Location,
+                           Media, MessageType, Notification, Preference, Reply, Status, StatusValue)
+
+__all__ = ["parse", "MalformedWebhook", "MEDIA_TYPES", "ChangeError", "Echo", "ErrorInfo", "FieldChange",
+           "InboundMessage", "Location", "Media", "MessageType", "Notification", "Preference", "Reply", "Status",
+           "StatusValue"]
 
 
 class MalformedWebhook(ValueError):
     """The body is not a JSON object."""
-
-
-class _Parsed(str, enum.Enum):
-    @classmethod
-    def parse(cls, value: Any):  # type: ignore[no-untyped-def]
-        try:
-            return cls(value)
-        except ValueError:
-            return cls("unknown")
-
-
-class MessageType(_Parsed):
-    TEXT = "text"
-    IMAGE = "image"
-    VIDEO = "video"
-    AUDIO = "audio"
-    DOCUMENT = "document"
-    STICKER = "sticker"
-    LOCATION = "location"
-    CONTACTS = "contacts"
-    REACTION = "reaction"
-    BUTTON = "button"
-    INTERACTIVE = "interactive"
-    ORDER = "order"
-    SYSTEM = "system"
-    UNSUPPORTED = "unsupported"
-    REVOKE = "revoke"
-    EDIT = "edit"
-    UNKNOWN = "unknown"
-
-
-MEDIA_TYPES = frozenset(
-    {MessageType.IMAGE, MessageType.VIDEO, MessageType.AUDIO, MessageType.DOCUMENT, MessageType.STICKER}
-)
-
-
-class StatusValue(_Parsed):
-    SENT = "sent"
-    DELIVERED = "delivered"
-    READ = "read"
-    PLAYED = "played"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-
-
-@dataclass(frozen=True)
-class ErrorInfo:
-    code: int
-    title: str
-    message: str = ""
-    details: str = ""
-
-    def to_dict(self) -> Dict[str, Any]:
-        return {"code": self.code, "title": self.title, "details": self.details}
-
-
-@dataclass(frozen=True)
-class Media:
-    id: str
-    mime_type: str
-    caption: str = ""
-    filename: str = ""
-    sha256: str = ""
-    voice: bool = False
-
-
-@dataclass(frozen=True)
-class Location:
-    latitude: float
-    longitude: float
-    name: str = ""
-    address: str = ""
-    url: str = ""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A tap: ``kind`` is ``button`` (template quick reply), ``button_reply``, ``list_reply`` or ``nfm_reply``."""
-
-    kind: str
-    payload: str
-    title: str = ""
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    wamid: str
-    wa_id: str
-    phone_number_id: str
-    type: MessageType
-    raw_type: str
-    timestamp: int
-    name: str = ""
-    user_id: str = ""
-    text: str = ""
-    reply: Optional[Reply] = None
-    media: Optional[Media] = None
-    location: Optional[Location] = None
-    context_id: str = ""
-    errors: Tuple[ErrorInfo, ...] = ()
-    raw: Dict[str, Any] = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True)
-class Status:
-    wamid: str
-    status: StatusValue
-    raw_status: str
-    recipient_id: str
-    phone_number_id: str
-    timestamp: int
-    errors: Tuple[ErrorInfo, ...] = ()
-    biz_opaque_callback_data: str = ""
-    pricing: Optional[Dict[str, Any]] = None
-
-
-@dataclass(frozen=True)
-class Echo:
-    """A message a human sent from the WhatsApp Business app (``smb_message_echoes``)."""
-
-    wamid: str
-    to: str
-    phone_number_id: str
-    type: str
-    timestamp: int
-    raw: Dict[str, Any] = field(default_factory=dict, compare=False)
-
-
-@dataclass(frozen=True)
-class Preference:
-    """A ``user_preferences`` item: ``value`` is ``stop``, ``resume`` (or ``signup``)."""
-
-    wa_id: str
-    value: str
-    category: str
-    detail: str
-    timestamp: int
-    phone_number_id: str
-
-
-@dataclass(frozen=True)
-class ChangeError:
-    """A top-level ``value.errors`` item (system or app level problem)."""
-
-    phone_number_id: str
-    error: ErrorInfo
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    """Any other field (template status/quality/category, account and number updates...)."""
-
-    field: str
-    waba_id: str
-    time: int
-    value: Dict[str, Any]
-
-
-@dataclass
-class Notification:
-    """Everything one webhook body carried, in body order within each list."""
-
-    messages: List[InboundMessage] = field(default_factory=list)
-    statuses: List[Status] = field(default_factory=list)
-    errors: List[ChangeError] = field(default_factory=list)
-    echoes: List[Echo] = field(default_factory=list)
-    preferences: List[Preference] = field(default_factory=list)
-    changes: List[FieldChange] = field(default_factory=list)
 
 
 def parse(body: Union[bytes, str, Dict[str, Any]]) -> Notification:

@@ -149,6 +149,7 @@ class TranscriptEntry:
     text: str = ""
     status: str = ""             # delivery status of outbound messages
     errors: List[Dict[str, Any]] = field(default_factory=list)
+    seq: float = 0.0             # when Parley recorded the event: the transcript's order
 
     def to_json(self) -> Dict[str, Any]:
         return {"id": self.id, "wa_id": self.wa_id, "at": iso(self.at), "direction": self.direction,

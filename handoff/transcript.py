@@ -79,7 +79,8 @@ def context_turns(event: Event) -> List[TranscriptEntry]:
         if not isinstance(turn, Mapping) or not turn.get("timestamp"):
             at -= timedelta(milliseconds=len(turns) - i)
         out.append(TranscriptEntry(f"{event.id}:turn:{i}", wa_id, at, "in" if customer else "out",
-                                   "customer" if customer else "bot", text=text))
+                                   "customer" if customer else "bot", text=text,
+                                   seq=event.ts - (len(turns) - i) / 1000))
     return out
 
 
@@ -90,27 +91,27 @@ def entry_for(event: Event) -> Optional[TranscriptEntry]:
     if event.type == ev.MESSAGE_RECEIVED:
         return TranscriptEntry(str(d.get("wamid") or event.id), wa_id, _at(d.get("timestamp"), event.ts),
                                "in", "customer", kind=str(d.get("type", "text")),
-                               text=_received_text(d))
+                               text=_received_text(d), seq=event.ts)
     if event.type == ev.MESSAGE_OUTBOUND:
         payload = d.get("payload") or {}
         return TranscriptEntry(str(d.get("wamid") or event.id), wa_id, _at(None, event.ts), "out",
                                str(d.get("by", "bot")), kind=str(payload.get("type", "")),
-                               text=describe(payload))
+                               text=describe(payload), seq=event.ts)
     if event.type == ev.MESSAGE_ECHO:
         payload = d.get("payload") or {}
         return TranscriptEntry(str(d.get("wamid") or event.id), wa_id, _at(d.get("timestamp"), event.ts),
                                "out", "human_app", kind=str(d.get("type", "")),
-                               text=describe(payload))
+                               text=describe(payload), seq=event.ts)
     if event.type == ev.MESSAGE_FAILED and not d.get("wamid"):
         # Refused before reaching Meta: no wamid, so the failure is its own line.
         payload = d.get("payload") or {}
         return TranscriptEntry(event.id, wa_id, _at(d.get("timestamp"), event.ts), "out",
                                str(d.get("by", "")), kind=str(payload.get("type", "")),
                                text=describe(payload), status="failed",
-                               errors=list(d.get("errors") or []))
+                               errors=list(d.get("errors") or []), seq=event.ts)
     if event.type in HANDOFF_TYPES:
         return TranscriptEntry(event.id, wa_id, _at(None, event.ts), "system", "system",
-                               kind="note", text=_handoff_note(event))
+                               kind="note", text=_handoff_note(event), seq=event.ts)
     return None
 
 

@@ -19,9 +19,8 @@ HISTORY = (
     "bar), and the training data was then extended *by category* (more bot-challenge, opt-in, "
     "out-of-scope, size and delivery phrasings) without copying test messages; so `holdout` is no "
     "longer fully blind. `blind` (`bot/tests/nlu_blind.yml`, 10 per intent) was written after that "
-    "round and has never been used to change anything: it is the honest estimate. Three holdout "
-    "messages equal training examples because they are the canonical keywords (STOP, START) and "
-    "one common request. Payload-only intents (`handoff_ended`, `share_location`) and the media "
+    "round and has never been used to change anything: it is the honest estimate. Two holdout "
+    "messages equal training examples: the canonical keywords STOP and START. Payload-only intents (`handoff_ended`, `share_location`) and the media "
     "placeholders are not in either set; `tests/bot/test_agent.py` covers them."
 )
 

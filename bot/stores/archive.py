@@ -42,11 +42,14 @@ class ArchiveFlusher:
             self._task = asyncio.get_running_loop().create_task(self.run(), name="tracker-archive")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=5)
-        if self._mongo is not None:
-            self._mongo.close()
+        """Cancel the task and close the MongoDB client; safe to call twice."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.wait({task}, timeout=5)
+        mongo, self._mongo = self._mongo, None
+        if mongo is not None:
+            mongo.close()
 
     async def run(self) -> None:
         delay = 0.5

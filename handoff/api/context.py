@@ -100,7 +100,10 @@ class AppContext:
     async def close(self) -> None:
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.tasks:
+            _, pending = await asyncio.wait(self.tasks, timeout=5.0)
+            for task in pending:  # never hang a shutdown on a stuck task
+                log.warning("task %s did not stop: %s", task.get_name(), task.get_stack(limit=3))
         await self.graph.aclose()
         await self.http.aclose()
         self.mongo.close()

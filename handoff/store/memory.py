@@ -93,7 +93,7 @@ class MemoryTranscriptStore:
                 self._ranks[update.wamid] = (update.rank, update.errors or errors)
 
     async def history(self, wa_id: str, limit: int = 500) -> List[TranscriptEntry]:
-        found = sorted((e for e in self._entries.values() if e.wa_id == wa_id), key=lambda e: e.at)
+        found = sorted((e for e in self._entries.values() if e.wa_id == wa_id), key=lambda e: (e.seq, e.at))
         return [self._with_status(e) for e in found[-limit:]]
 
     def _with_status(self, entry: TranscriptEntry) -> TranscriptEntry:

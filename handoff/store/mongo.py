@@ -23,7 +23,7 @@ async def ensure_indexes(db: Any) -> None:
     await db[TICKETS].create_index([("status", ASCENDING), ("queued_at", ASCENDING)])
     await db[TICKETS].create_index([("status", ASCENDING), ("waiting_since", ASCENDING)])
     await db[TICKETS].create_index([("agent", ASCENDING), ("status", ASCENDING)])
-    await db[TRANSCRIPT].create_index([("wa_id", ASCENDING), ("at", ASCENDING)])
+    await db[TRANSCRIPT].create_index([("wa_id", ASCENDING), ("seq", ASCENDING)])
     await db[AGENTS].create_index("email", unique=True)
 
 
@@ -108,7 +108,7 @@ class MongoTranscriptStore:
                     statuses: Sequence[StatusUpdate] = ()) -> None:
         ops = [UpdateOne({"_id": e.id}, {
             "$set": {"wa_id": e.wa_id, "at": e.at, "direction": e.direction, "by": e.by,
-                     "kind": e.kind, "text": e.text},
+                     "kind": e.kind, "text": e.text, "seq": e.seq},
             "$max": {"status_rank": STATUS_RANK.get(e.status, 0)}}, upsert=True) for e in entries]
         for s in statuses:
             change: Dict[str, Any] = {"$max": {"status_rank": s.rank},
@@ -121,11 +121,13 @@ class MongoTranscriptStore:
 
     async def history(self, wa_id: str, limit: int = 500) -> List[TranscriptEntry]:
         cursor = self._c.find({"wa_id": wa_id, "direction": {"$exists": True}})
-        docs = [d async for d in cursor.sort("at", DESCENDING).limit(limit)]
+        order = [("seq", DESCENDING), ("at", DESCENDING)]  # processing order, then Meta's time
+        docs = [d async for d in cursor.sort(order).limit(limit)]
         return [TranscriptEntry(
             id=d["_id"], wa_id=d["wa_id"], at=as_utc(d["at"]), direction=d["direction"],  # type: ignore[arg-type]
             by=d["by"], kind=d.get("kind", "text"), text=d.get("text", ""),
             status=RANK_STATUS.get(d.get("status_rank", 0), ""), errors=d.get("errors", []),
+            seq=d.get("seq", 0.0),
         ) for d in reversed(docs)]
 
 

@@ -1,24 +1,42 @@
-"""Acceptance: a virtual customer's message goes sandbox -> signed webhook -> `rasa run`
-(a subprocess in the bot env, with bot/credentials.yml and bot/endpoints.yml) -> Rasa -> reply
-in the sandbox outbox; and a message acknowledged by a Rasa that is then SIGKILLed is answered
-after the restart.
+"""Acceptance against `rasa run` (a subprocess in the bot env, with bot/credentials.yml and
+bot/endpoints.yml), the sandbox, real Redis and the trained fast model:
+
+- a virtual customer's "hi": sandbox -> signed webhook -> connector -> Rasa -> reply in the outbox;
+- a message acknowledged by a Rasa that is then SIGKILLed is answered after the restart;
+- one webhook delivered 5 times -> one bot turn; one POST with 3 messages and 4 statuses -> all 7
+  handled; a bad signature -> 403 and nothing processed; an unknown type -> 200, recorded;
+- a closed window: the free-form reply is refused locally and the re-engagement template goes out
+  through the channel's OutputChannel;
+- three quick messages from one customer are all answered, in order, within 1.5x the time of one.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Callable, Dict, Iterator, List, Optional
 from urllib.parse import urlparse
 
 import pytest
 
 pytest.importorskip("rasa")
 
-from .inbound_support import RASA_CLI, RASA_ENV, ROOT, free_port, start_action_server, train_fast_model  # noqa: E402
+import redis  # noqa: E402
+
+from connectors import events, keys  # noqa: E402
+from connectors.events import Event  # noqa: E402
+from connectors.signature import sign  # noqa: E402
+
+from .inbound_support import (RASA_CLI, RASA_ENV, ROOT, fixture, free_port, start_action_server,  # noqa: E402
+                              text_body, train_fast_model)
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +79,8 @@ def stack(sandbox: Any, redis_url: str, mongo_url: str, mongo_db_name: str, tmp_
         _wait_http(f"http://127.0.0.1:{port}/webhooks/whatsapp/", proc, tmp_path)
         return proc
 
-    yield {"start": start, "sandbox": sandbox, "logs": tmp_path}
+    yield {"start": start, "sandbox": sandbox, "logs": tmp_path, "port": port,
+           "redis": redis.Redis.from_url(redis_url)}
     for proc in procs:
         if proc.poll() is None:
             proc.terminate()
@@ -91,7 +110,60 @@ def _wait_http(url: str, proc: subprocess.Popen, logs: Path, timeout: float = 90
 
 
 def _replies(sandbox: Any, wa_id: str) -> List[Dict[str, Any]]:
-    return sandbox.outbox(to=wa_id)
+    return [m for m in sandbox.outbox() if m["to"].lstrip("+") == wa_id]
+
+
+def _post(stack: Dict[str, Any], body: bytes, signature: Optional[str] = "sign") -> int:
+    """POST a webhook straight to Rasa's channel, signed with the sandbox's app secret."""
+    headers = {"Content-Type": "application/json"}
+    if signature == "sign":
+        signature = sign(stack["sandbox"].app_secret, body)
+    if signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    request = urllib.request.Request(f"http://127.0.0.1:{stack['port']}/webhooks/whatsapp/webhook", data=body,
+                                     headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            return resp.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def _fresh(name: str, **rewrite: str) -> bytes:
+    """A captured webhook body with its messages stamped now (so they open the window)."""
+    doc = fixture(name)
+    for entry in doc["entry"]:
+        for change in entry["changes"]:
+            for message in change["value"].get("messages", []):
+                message["timestamp"] = str(int(time.time()))
+                message["from"] = rewrite.get(message["from"], message["from"])
+            for contact in change["value"].get("contacts", []):
+                contact["wa_id"] = rewrite.get(contact["wa_id"], contact["wa_id"])
+    return json.dumps(doc).encode()
+
+
+def _settled(fetch: Callable[[], List[Any]], quiet: float = 1.5, timeout: float = 60.0) -> List[Any]:
+    """Poll until ``fetch()`` is non-empty and has not changed for ``quiet`` seconds."""
+    deadline = time.monotonic() + timeout
+    last, since = fetch(), time.monotonic()
+    while not last or time.monotonic() - since < quiet:
+        assert time.monotonic() < deadline, f"not settled after {timeout}s: {last!r}"[:2000]
+        time.sleep(0.1)
+        current = fetch()
+        if current != last:
+            last, since = current, time.monotonic()
+    return last
+
+
+def _user_texts(stack: Dict[str, Any], wa_id: str) -> List[str]:
+    """What Rasa's live session (bot.stores, key prefix from bot/endpoints.yml) holds from the customer."""
+    raw = stack["redis"].get(f"parley:tracker:{wa_id}")
+    dialogue = json.loads(raw) if raw else {"events": []}
+    return [e.get("text") for e in dialogue["events"] if e.get("event") == "user"]
+
+
+def _events(stack: Dict[str, Any]) -> List[Event]:
+    return [Event.from_fields(fields) for _, fields in stack["redis"].xrange(keys.EVENTS_STREAM)]
 
 
 def test_customer_hi_is_answered_in_the_sandbox(stack: Dict[str, Any], model_path: str) -> None:
@@ -125,3 +197,109 @@ def test_message_acknowledged_before_a_sigkill_is_answered_after_restart(stack: 
     replies = sandbox.wait_for_outbox(lambda msgs: any(m["to"].lstrip("+") == "919800000043" for m in msgs),
                                       timeout=60)
     assert any("Paidal" in str(m["payload"]) for m in replies if m["to"].lstrip("+") == "919800000043")
+
+
+def test_duplicates_batches_bad_signatures_and_unknown_types(stack: Dict[str, Any], model_path: str) -> None:
+    stack["start"](model_path)
+    sandbox = stack["sandbox"]
+    control, dup, bad = "919800000050", "919800000051", "919800000052"
+    # One delivery, for comparison: how many messages the bot sends for a first "hi".
+    assert _post(stack, text_body(control, "wamid.CTRL1", "hi", ts=int(time.time()))) == 200
+    expected = len(_settled(lambda: _replies(sandbox, control)))
+
+    # The same webhook delivered 5 times (concurrently, as Meta's retries can overlap): one turn.
+    body = text_body(dup, "wamid.DUP1", "hi", ts=int(time.time()))
+    with ThreadPoolExecutor(5) as pool:
+        assert list(pool.map(lambda _: _post(stack, body), range(5))) == [200] * 5
+    assert len(_settled(lambda: _replies(sandbox, dup))) == expected
+    assert _user_texts(stack, dup) == ["hi"]
+
+    # One POST carrying 3 messages (two customers) and 4 statuses: all 7 handled.
+    assert _post(stack, _fresh("batch_3_messages_4_statuses")) == 200
+    _settled(lambda: _replies(sandbox, "16505550002") + _replies(sandbox, "16505551234"))
+    assert _user_texts(stack, "16505551234") == ["one", "three"]
+    assert _user_texts(stack, "16505550002") == ["two"]
+    assert _replies(sandbox, "16505550002") and _replies(sandbox, "16505551234")
+    found = {(e.type, e.id) for e in _events(stack)}
+    assert {(events.MESSAGE_SENT, "wamid.OUT9:sent"), (events.MESSAGE_DELIVERED, "wamid.OUT9:delivered"),
+            (events.MESSAGE_READ, "wamid.OUT9:read"), (events.MESSAGE_FAILED, "wamid.OUT8:failed")} <= found
+    assert {(events.MESSAGE_RECEIVED, f"wamid.B{i}") for i in (1, 2, 3)} <= found
+
+    # A bad signature: 403, and nothing is stored, recorded or answered.
+    stored = stack["redis"].xlen(keys.INBOUND_STREAM)
+    forged = text_body(bad, "wamid.BAD1", "hi", ts=int(time.time()))
+    assert _post(stack, forged, signature=sign("not-the-secret", forged)) == 403
+    assert _post(stack, forged, signature=None) == 401
+
+    # An unknown message type: 200, recorded as message.received, never sent to the bot; the
+    # bot keeps answering that customer afterwards.
+    assert _post(stack, _fresh("unknown_type", **{"16505551234": "919800000053"})) == 200
+    assert _post(stack, text_body("919800000053", "wamid.AFTER1", "hi", ts=int(time.time()))) == 200
+    assert len(_settled(lambda: _replies(sandbox, "919800000053"))) == expected
+    assert _user_texts(stack, "919800000053") == ["hi"]
+    received = {e.id: e.data for e in _events(stack) if e.type == events.MESSAGE_RECEIVED}
+    assert received["wamid.NEWTYPE1"]["type"] in ("hologram", "unknown")
+    assert "wamid.BAD1" not in received
+    assert _replies(sandbox, bad) == [] and _user_texts(stack, bad) == []
+    assert stack["redis"].xlen(keys.INBOUND_STREAM) <= stored  # the forged body never went in
+
+
+def test_closed_window_sends_the_reengagement_template_through_the_channel(stack: Dict[str, Any],
+                                                                         model_path: str) -> None:
+    # A message Meta delivers late (retries go on for days): the 24 h window is already closed,
+    # so the bot's free-form answer is refused by the Sender and the configured template
+    # (bot/credentials.yml: reengage, {name}) goes out instead, through WhatsAppOutput.
+    stack["start"](model_path)
+    sandbox = stack["sandbox"]
+    late = "919800000060"
+    body = text_body(late, "wamid.LATE1", "hi", ts=int(time.time()) - 25 * 3600, name="Meera")
+    assert _post(stack, body) == 200
+    replies = _settled(lambda: _replies(sandbox, late))
+    assert [m["type"] for m in replies] == ["template"], replies
+    template = replies[0]["payload"]["template"] if "template" in replies[0]["payload"] else replies[0]["payload"]
+    assert template["name"] == "reengage"
+    assert "Meera" in json.dumps(template)
+    assert replies[0]["status"] != "failed"
+    assert _user_texts(stack, late) == ["hi"]  # Rasa did answer; only the body changed
+    outbound = [e.data for e in _events(stack) if e.type == events.MESSAGE_OUTBOUND and e.data["wa_id"] == late]
+    assert [(e["by"], e["purpose"], e["fallback"]) for e in outbound] == [("bot", "conversation", True)]
+    # Nothing free-form reached the sandbox, which would have failed it with 131047.
+    assert not any(m["type"] != "template" for m in sandbox.outbox())
+
+
+def _turn(sandbox: Any, wa_id: str, texts: List[str], replies_before: int, per_text: int) -> float:
+    """Customer sends ``texts`` back to back; seconds (sandbox clock) from the first inbound to the
+    last of the ``per_text * len(texts)`` replies."""
+    wamids = [sandbox.customer_sends(wa_id, {"type": "text", "text": {"body": t}}) for t in texts]
+    want = replies_before + per_text * len(texts)
+    replies = sandbox.wait_for_outbox(lambda msgs: sum(m["to"].lstrip("+") == wa_id for m in msgs) >= want,
+                                      timeout=30)
+    mine = [m for m in replies if m["to"].lstrip("+") == wa_id]
+    inbound = {m["wamid"]: m["at"] for m in sandbox.conversation(wa_id)["messages"] if m["direction"] == "in"}
+    print("DEBUG in", [round((inbound[w] - inbound[wamids[0]]) * 1000) for w in wamids],
+          "out", [round((m["at"] - inbound[wamids[0]]) * 1000) for m in mine[replies_before:want]])
+    return max(m["at"] for m in mine[replies_before:want]) - inbound[wamids[0]]
+
+
+def test_three_quick_messages_are_answered_in_order_within_one_and_a_half_times_one(
+        stack: Dict[str, Any], model_path: str) -> None:
+    stack["start"](model_path)
+    sandbox = stack["sandbox"]
+    wa_id = "919800000070"
+    text = "thanks"
+    sandbox.customer_sends(wa_id, {"type": "text", "text": {"body": "hi"}}, name="Kiran")
+    greeted = len(_settled(lambda: _replies(sandbox, wa_id)))
+    sandbox.customer_sends(wa_id, {"type": "text", "text": {"body": text}})
+    per_text = len(_settled(lambda: _replies(sandbox, wa_id))) - greeted
+    assert per_text >= 1
+    one: List[float] = []
+    three: List[float] = []
+    for _ in range(5):  # interleaved, so the machine's load weighs on both alike
+        one.append(_turn(sandbox, wa_id, [text], len(_replies(sandbox, wa_id)), per_text))
+        three.append(_turn(sandbox, wa_id, [text] * 3, len(_replies(sandbox, wa_id)), per_text))
+    print(f"one message: p50 {statistics.median(one) * 1000:.0f} ms; three: {statistics.median(three) * 1000:.0f} ms")
+    assert statistics.median(three) <= 1.5 * statistics.median(one), (one, three)
+    # In order: Rasa saw the customer's messages in the order sent, and every one was answered.
+    assert _user_texts(stack, wa_id) == ["hi"] + [text] * 21
+    time.sleep(1.0)
+    assert len(_replies(sandbox, wa_id)) == greeted + per_text * 21

@@ -123,36 +123,47 @@ def _user(text: str, sender: str = SENDER) -> Any:
 async def test_mongo_outage_keeps_the_bot_answering_and_the_archive(model_path: str, action_endpoint: Any,
                                                                     redis_url: str, mongo_url: str,
                                                                     mongo_db_name: str) -> None:
+    import asyncio
+
     import skops.io  # noqa: F401
+    from motor.motor_asyncio import AsyncIOMotorClient
     from rasa.core.agent import Agent
 
     from bot.stores.archive import ArchiveFlusher
 
     store = store_for(redis_url, mongodb_url="mongodb://127.0.0.1:1/", mongodb_db=mongo_db_name)
-    agent = Agent.load(model_path, tracker_store=store, action_endpoint=action_endpoint)
-    for _ in range(3):
-        out = await agent.handle_message(_user("hi"))
-        assert out, "the bot answers while MongoDB is down"
-        await agent.handle_message(_user("/session_start"))
-    await agent.handle_message(_user("hi"))
     redis = aioredis.Redis.from_url(redis_url)
-    assert await redis.xlen(keys.TRACKER_ARCHIVE_STREAM) == 3  # kept in Redis, not lost
-    await store.flusher.stop()
-
-    # The failed flusher's claimed entries are taken over once idle (60 s in production).
     good = ArchiveFlusher(redis, mongo_url, mongo_db_name, reclaim_idle_ms=10)
-    flushed = 0
-    for _ in range(10):
-        flushed += await good.flush_once()
-        if flushed >= 3:
-            break
-    assert flushed == 3 and await redis.xlen(keys.TRACKER_ARCHIVE_STREAM) == 0
-    from motor.motor_asyncio import AsyncIOMotorClient
-
     client = AsyncIOMotorClient(mongo_url)
-    docs = await client[mongo_db_name]["tracker_archive"].find({"sender_id": SENDER}).to_list(length=100)
-    assert len(docs) == 3 and all(any(e["event"] == "user" for e in d["events"]) for d in docs)
-    client.close()
-    await good.stop()
-    await store.red.close()
-    await redis.close()
+    try:
+        agent = Agent.load(model_path, tracker_store=store, action_endpoint=action_endpoint)
+        for _ in range(3):
+            out = await agent.handle_message(_user("hi"))
+            assert out, "the bot answers while MongoDB is down"
+            await agent.handle_message(_user("/session_start"))
+        await agent.handle_message(_user("hi"))
+        assert await redis.xlen(keys.TRACKER_ARCHIVE_STREAM) == 3  # kept in Redis, not lost
+
+        # Stop the failing flusher only once it holds entries it could not store (deterministic,
+        # whatever the machine's load): those are what a surviving flusher must take over.
+        deadline = time.monotonic() + 20
+        while (await redis.xpending(keys.TRACKER_ARCHIVE_STREAM, keys.TRACKER_ARCHIVE_GROUP))["pending"] == 0:
+            assert time.monotonic() < deadline, "the failing flusher never read the archive stream"
+            await asyncio.sleep(0.05)
+        await store.flusher.stop()
+
+        # The failed flusher's claimed entries are taken over once idle (60 s in production).
+        flushed = 0
+        deadline = time.monotonic() + 30
+        while flushed < 3 and time.monotonic() < deadline:
+            flushed += await good.flush_once()
+        assert flushed == 3 and await redis.xlen(keys.TRACKER_ARCHIVE_STREAM) == 0
+        docs = await client[mongo_db_name]["tracker_archive"].find({"sender_id": SENDER}).to_list(length=100)
+        assert len(docs) == 3 and all(any(e["event"] == "user" for e in d["events"]) for d in docs)
+    finally:
+        client.close()
+        await good.stop()
+        if store.flusher is not None:
+            await store.flusher.stop()
+        await store.red.close()
+        await redis.close()

@@ -1,6 +1,7 @@
 """Run the handoff app in the test's event loop on a free port (no subprocess)."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from dataclasses import replace
@@ -39,10 +40,19 @@ async def running(settings: Settings) -> AsyncIterator[Any]:
     try:
         yield app
     finally:
-        await server.before_stop()
+        for step in (server.before_stop, _close(server), server.after_stop):
+            try:
+                await asyncio.wait_for(step(), 20)
+            except asyncio.TimeoutError:
+                print("TEARDOWN STEP TIMED OUT", step)
+                raise
+
+
+def _close(server: Any) -> Any:
+    async def close() -> None:
         server.close()
         await server.wait_closed()
-        await server.after_stop()
+    return close
 
 
 class Agent:

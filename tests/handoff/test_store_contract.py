@@ -121,9 +121,9 @@ async def test_analytics(stores: Dict[str, Any]) -> None:
 
 async def test_transcript_is_idempotent_and_statuses_monotonic(stores: Dict[str, Any]) -> None:
     transcript = stores["transcript"]
-    inbound = TranscriptEntry("wamid.in", "111", T0, "in", "customer", text="hello")
+    inbound = TranscriptEntry("wamid.in", "111", T0, "in", "customer", text="hello", seq=1.0)
     outbound = TranscriptEntry("wamid.out", "111", T0 + timedelta(seconds=5), "out", "agent:ann",
-                               text="hi!")
+                               text="hi!", seq=2.0)
     # A status may arrive before the message it belongs to; a stale one never wins.
     await transcript.write([], [StatusUpdate("wamid.out", "111", "delivered", T0)])
     await transcript.write([inbound, outbound, inbound],

@@ -1,0 +1,127 @@
+"""Acceptance test of the console in headless Chromium, against `python -m handoff` and the
+sandbox: two agents see a bot handoff appear live, race to claim it, the owner sees the
+customer's message within a second (as text), replies, and resolves."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, Iterator
+
+import pytest
+import redis
+
+from connectors import keys as shared_keys
+from connectors.events import Event
+from devstack import free_port, wait_for_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+WA = "15550004444"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture
+def service(redis_url: str, mongo_url: str, mongo_db_name: str, sandbox: Any,
+            tmp_path: Path) -> Iterator[Dict[str, Any]]:
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "HANDOFF_PORT": str(port),
+           "HANDOFF_SECRET_KEY": "browser-test-secret-key", "REDIS_URL": redis_url,
+           "MONGODB_URL": mongo_url, "MONGODB_DB": mongo_db_name, "GRAPH_BASE_URL": sandbox.url,
+           "GRAPH_VERSION": sandbox.api_version, "WHATSAPP_ACCESS_TOKEN": sandbox.access_token,
+           "WHATSAPP_PHONE_NUMBER_ID": sandbox.phone_number_id, "WHATSAPP_WABA_ID": sandbox.waba_id,
+           "HANDOFF_BOT_RESUME": "off", "HANDOFF_ADMIN_EMAIL": "admin@example.com",
+           "HANDOFF_ADMIN_PASSWORD": "admin-password", "HANDOFF_ARGON2_MEMORY_KIB": "1024",
+           "HANDOFF_ARGON2_TIME_COST": "1", "HANDOFF_LOG_LEVEL": "WARNING"}
+    for name in ("alice", "bob"):  # the CLI, as an operator would
+        subprocess.run([sys.executable, "-m", "handoff", "create-agent", "--id", name,
+                        "--email", f"{name}@example.com", "--name", name.title()],
+                       env={**env, "HANDOFF_NEW_PASSWORD": f"{name}-password"}, cwd=ROOT,
+                       check=True, capture_output=True, timeout=60)
+    log = open(tmp_path / "handoff.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "handoff"], env=env, cwd=ROOT,
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_for_port("127.0.0.1", port, timeout=60, process=process)
+        yield {"url": f"http://127.0.0.1:{port}", "redis": redis.Redis.from_url(redis_url)}
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+        log.close()
+
+
+def login(browser: Any, url: str, name: str) -> Any:
+    page = browser.new_context().new_page()
+    page.on("dialog", lambda dialog: (_ for _ in ()).throw(AssertionError("a script ran: " + dialog.message)))
+    page.goto(url + "/login")
+    page.fill("#email", f"{name}@example.com")
+    page.fill("#password", f"{name}-password")
+    page.click("#login-button")
+    page.wait_for_selector("#connection.ok", timeout=10_000)
+    return page
+
+
+def test_two_agents_claim_reply_resolve(browser: Any, service: Dict[str, Any], sandbox: Any) -> None:
+    url, r = service["url"], service["redis"]
+    alice, bob = login(browser, url, "alice"), login(browser, url, "bob")
+
+    event = Event("handoff.requested", "req-browser", {
+        "wa_id": WA, "name": "Frank", "reason": "asked",
+        "context": {"last_intent": "human_handoff", "slots": {"order_id": "B-42"}, "turns": []}})
+    r.xadd(shared_keys.EVENTS_STREAM, event.to_fields())
+    row = f"#queue [data-ticket-id]"
+    for page in (alice, bob):  # appears without a reload
+        page.wait_for_selector(row, timeout=10_000)
+        assert page.locator(row).first.locator(".name").inner_text() == "Frank"
+
+    # Both click claim at (nearly) the same moment: exactly one owns the chat.
+    click = "() => { const b = document.querySelector('#queue [data-ticket-id] .claim');" \
+            " if (b) { b.click(); return true; } return false; }"
+    clicked = [alice.evaluate(click), bob.evaluate(click)]
+    assert clicked[0], "the first click always finds the row"
+    deadline = time.monotonic() + 10
+    while not r.hget(shared_keys.ownership(WA), "agent") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    owner_id = r.hget(shared_keys.ownership(WA), "agent").decode()
+    owner, other = (alice, bob) if owner_id == "alice" else (bob, alice)
+    owner.wait_for_selector("#mine [data-ticket-id]", timeout=10_000)
+    other.wait_for_function("document.querySelectorAll('#queue [data-ticket-id]').length === 0",
+                            timeout=10_000)
+    assert other.locator("#mine [data-ticket-id]").count() == 0
+    if clicked[1] and owner is alice:  # Bob clicked and lost: he is told, not left guessing
+        bob.wait_for_selector("#error:not([hidden])", timeout=5_000)
+    owner.wait_for_selector("#chat:not([hidden])", timeout=10_000)
+    assert "B-42" in owner.locator("#context-list").inner_text()
+
+    # The customer writes (the connector's work: window + handoff inbox); the owner sees it live.
+    sandbox.customer_sends(WA, {"type": "text", "text": {"body": XSS}}, name="Frank")
+    r.set(shared_keys.window(sandbox.phone_number_id, WA), int(time.time()), ex=86400)
+    received = Event("message.received", "wamid.browser-1", {
+        "wamid": "wamid.browser-1", "wa_id": WA, "name": "Frank", "type": "text", "text": XSS,
+        "timestamp": str(int(time.time()))})
+    started = time.monotonic()
+    r.xadd(shared_keys.HANDOFF_INBOX_STREAM, received.to_fields())
+    line = owner.locator('#transcript [data-line-id="wamid.browser-1"] .text')
+    line.wait_for(timeout=5_000)
+    assert time.monotonic() - started < 1.5
+    assert line.inner_text() == XSS, "customer text renders as text"
+    assert owner.locator("#transcript img").count() == 0
+
+    # Reply from the composer: it reaches the sandbox.
+    owner.wait_for_selector("#composer:not([hidden])", timeout=5_000)
+    owner.fill("#composer-text", "Hello Frank, how can I help?")
+    owner.click("#send")
+    sandbox.wait_for_outbox(lambda msgs: any(m["type"] == "text" for m in msgs), timeout=10, to=WA)
+    assert owner.locator("#error").is_hidden()
+
+    # Resolve: the ownership record is gone (the bot owns the chat again).
+    owner.click("#resolve")
+    deadline = time.monotonic() + 10
+    while r.exists(shared_keys.ownership(WA)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not r.exists(shared_keys.ownership(WA))
+    owner.wait_for_selector("#chat[hidden]", state="attached", timeout=5_000)
+    for page in (alice, bob):
+        page.context.close()
