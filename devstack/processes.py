@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence
 
+from devstack.lifetime import die_with_parent
+
 
 @dataclass
 class Child:
@@ -39,6 +41,7 @@ class Supervisor:
         process = subprocess.Popen(
             list(args), env={**os.environ, **(env or {})}, cwd=cwd,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=die_with_parent,
             text=True, bufsize=1, errors="replace",
         )
         child = self.adopt(name, process, critical)

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
+from devstack.lifetime import die_with_parent
 from devstack.ports import wait_for_port
 
 
@@ -52,7 +53,8 @@ def start_redis(port: int, data_dir: Optional[Path] = None, aof: bool = False,
     else:
         args += ["--appendonly", "no"]
     out = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)
+    process = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True,
+                               preexec_fn=die_with_parent)
     wait_for_port("127.0.0.1", port, timeout=15, process=process)
     return process
 
@@ -69,7 +71,8 @@ def start_mongo(port: int, data_dir: Optional[Path] = None, quiet: bool = True) 
     args = [binary, "--host", "127.0.0.1", "--port", str(port), "--storage-path", storage,
             "--log-level", "WARNING"]
     out = subprocess.DEVNULL if quiet else None
-    process = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True)
+    process = subprocess.Popen(args, stdout=out, stderr=out, start_new_session=True,
+                               preexec_fn=die_with_parent)
     wait_for_port("127.0.0.1", port, timeout=60, process=process)
     return process
 

@@ -4,6 +4,7 @@ customer's message within a second (as text), replies, and resolves."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -16,6 +17,7 @@ import redis
 from connectors import keys as shared_keys
 from connectors.events import Event
 from devstack import free_port, wait_for_port
+from tests.plugins.browser import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +54,21 @@ def service(redis_url: str, mongo_url: str, mongo_db_name: str, sandbox: Any,
         log.close()
 
 
+@pytest.fixture
+def chromium() -> Iterator[Any]:
+    """Headless Debian Chromium for this test only. (The session-wide `browser` fixture keeps
+    sync Playwright's event loop running, which breaks every asyncio test after it.)"""
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.skip("Debian's chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=executable, headless=True,
+                                              args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
 def login(browser: Any, url: str, name: str) -> Any:
     page = browser.new_context().new_page()
     page.on("dialog", lambda dialog: (_ for _ in ()).throw(AssertionError("a script ran: " + dialog.message)))
@@ -63,9 +80,9 @@ def login(browser: Any, url: str, name: str) -> Any:
     return page
 
 
-def test_two_agents_claim_reply_resolve(browser: Any, service: Dict[str, Any], sandbox: Any) -> None:
+def test_two_agents_claim_reply_resolve(chromium: Any, service: Dict[str, Any], sandbox: Any) -> None:
     url, r = service["url"], service["redis"]
-    alice, bob = login(browser, url, "alice"), login(browser, url, "bob")
+    alice, bob = login(chromium, url, "alice"), login(chromium, url, "bob")
 
     event = Event("handoff.requested", "req-browser", {
         "wa_id": WA, "name": "Frank", "reason": "asked",

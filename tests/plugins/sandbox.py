@@ -34,6 +34,8 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import pytest
 
+from devstack.lifetime import die_with_parent
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 API_VERSION = "v23.0"
 #: Settings of the session sandbox: real defaults, but fast timings for tests.
@@ -93,6 +95,7 @@ class SandboxProcess:
         self._log = open(log_path, "wb")
         self.process = subprocess.Popen(
             [python, "-m", "sandbox"], cwd=str(REPO_ROOT), env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
 
     def wait_ready(self, timeout: float = 30.0) -> None:
