@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PYTEST_ARGS ?=
 
-.PHONY: run test envs env-services env-bot tools test-services test-bot lock-services lock-bot clean
+.PHONY: run test bench envs env-services env-bot tools test-services test-bot lock-services lock-bot clean
 
 ## run: build what is missing, then start Redis, MongoDB, the sandbox, the bot and every service
 run: envs tools
@@ -47,3 +47,7 @@ lock-bot:
 
 clean:
 	rm -rf .envs .data bot/models
+
+## bench: every benchmark in bench/, one after another, into bench/REPORT.md
+bench: envs
+	$(SERVICES_PY) bench/run_all.py
