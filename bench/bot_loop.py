@@ -90,16 +90,23 @@ async def in_process(args: argparse.Namespace) -> Dict[str, Any]:
     agent = Agent.load(args.model, tracker_store=store, lock_store=locks,
                        action_endpoint=EndpointConfig(args.action_url))
     timings: List[float] = []
+    opening: List[float] = []
+    seen = set()
     replies = 0
     for wa_id, text in plan(args.count, args.customers):
         started = time.perf_counter()
         out = await agent.handle_message(UserMessage(text, CollectingOutputChannel(), wa_id,
                                                      input_channel="whatsapp"))
         timings.append(time.perf_counter() - started)
+        if wa_id not in seen:
+            seen.add(wa_id)
+            opening.append(timings[-1])
         replies += len(out or [])
     if store.flusher is not None:
         await store.flusher.stop()
-    return {"turns": percentiles(timings), "replies": replies}
+    return {"turns": percentiles(timings), "opening": percentiles(opening),
+            "later": percentiles([t for i, t in enumerate(timings) if i >= args.customers]),
+            "replies": replies}
 
 
 # -- the orchestrating side (services env) ---------------------------------------------------------
@@ -160,9 +167,12 @@ async def drive(sandbox_url: str, plan_: List[tuple], rate: float, time_limit: f
 
 
 def turns(sandbox_url: str, people: List[str]) -> Dict[str, Any]:
-    """Per turn: first and last reply latency (sandbox clock); turns without any reply."""
+    """Per turn: first and last reply latency (sandbox clock), split into each customer's first
+    turn (a new Rasa session: action_session_start on the action server) and the rest."""
     first: List[float] = []
     last: List[float] = []
+    opening: List[float] = []
+    later: List[float] = []
     unanswered = 0
     replies = 0
     for wa_id in people:
@@ -178,8 +188,12 @@ def turns(sandbox_url: str, people: List[str]) -> Dict[str, Any]:
                 continue
             first.append(mine[0] - at)
             last.append(mine[-1] - at)
-    return {"first_reply": percentiles(first), "turn_complete": percentiles(last), "unanswered": unanswered,
-            "replies": replies}
+            (opening if k == 0 else later).append(mine[-1] - at)
+    deliveries = http("GET", f"{sandbox_url}/_sandbox/webhooks")["deliveries"]
+    return {"first_reply": percentiles(first), "turn_complete": percentiles(last),
+            "session_opening_turns": percentiles(opening), "later_turns": percentiles(later),
+            "unanswered": unanswered, "replies": replies, "webhooks": len(deliveries),
+            "webhook_retries": sum(max(0, len(d["attempts"]) - 1) for d in deliveries)}
 
 
 def settle(sandbox_url: str, quiet: float = 2.0, timeout: float = 60.0) -> None:
@@ -214,7 +228,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                REDIS_HOST="127.0.0.1", REDIS_PORT=str(ports["redis"]), REDIS_DB="0",
                MONGODB_URL=mongo_url, MONGODB_DB="bench", ACTION_ENDPOINT_URL=action_url)
     procs: List[subprocess.Popen] = []
-    log = open(data_dir / "processes.log", "w")
+    log_path = Path(tempfile.gettempdir()) / "bot_loop.log"  # kept after the run: rasa's and the actions' output
+    log = open(log_path, "w")
     try:
         procs.append(start_redis(ports["redis"]))
         procs.append(start_mongo(ports["mongo"], data_dir / "mongo"))
@@ -274,7 +289,11 @@ def table(result: Dict[str, Any]) -> str:
     loop, inproc = result["loop"], result["in_process"]["turns"]
     rows = [("webhook in -> first reply at the sandbox", loop["first_reply"]),
             ("webhook in -> last reply of the turn", loop["turn_complete"]),
-            ("Agent.handle_message in-process", inproc)]
+            ("  of which each customer's first turn (new session)", loop["session_opening_turns"]),
+            ("  of which later turns", loop["later_turns"]),
+            ("Agent.handle_message in-process", inproc),
+            ("  of which each customer's first turn (new session)", result["in_process"]["opening"]),
+            ("  of which later turns", result["in_process"]["later"])]
     lines = ["| path | turns | p50 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {name} | {r['n']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} |" for name, r in rows]
     return "\n".join(lines)
@@ -302,7 +321,8 @@ def main() -> int:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(table(result))
-    print(json.dumps({k: result["loop"][k] for k in ("unanswered", "replies", "sent", "seconds")}))
+    print(json.dumps({k: result["loop"][k] for k in ("unanswered", "replies", "sent", "seconds", "webhooks",
+                                                     "webhook_retries")}))
     return 1 if result["loop"]["unanswered"] or result["loop"]["sent"] < args.count else 0
 
 

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = StackSettings.from_env()
     supervisor = Supervisor()
     try:
-        urls = start_platform(settings, supervisor)
+        urls = start_platform(settings, supervisor).urls()
     except BaseException as exc:  # any failure at start must not leave children behind
         print(f"[devstack] start failed: {exc}", file=sys.stderr, flush=True)
         supervisor.stop_all()

@@ -1,7 +1,9 @@
-"""A tiny process supervisor: start children in their own process groups, prefix their output,
-and stop every one of them (and their children) on Ctrl-C, SIGTERM or when one dies."""
+"""A tiny process supervisor: start children in their own process groups, prefix their output
+(or write it to one log file per child), and stop every one of them (and their children) on
+Ctrl-C, SIGTERM or when one dies."""
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -9,6 +11,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Dict, List, Mapping, Optional, Sequence
 
 from devstack.lifetime import die_with_parent
@@ -20,13 +23,19 @@ class Child:
     process: subprocess.Popen
     critical: bool = True
     pump: Optional[threading.Thread] = field(default=None, repr=False)
+    log_path: Optional[Path] = None
 
 
 class Supervisor:
-    """Owns every process the dev runner starts; `stop_all` leaves nothing running."""
+    """Owns every process the dev runner starts; `stop_all` leaves nothing running.
 
-    def __init__(self) -> None:
+    Output of started children goes to this process's stdout, prefixed with the child's name;
+    with `log_dir` (tests), to `log_dir/<name>.log` instead.
+    """
+
+    def __init__(self, log_dir: Optional[Path] = None) -> None:
         self.children: List[Child] = []
+        self.log_dir = log_dir
         self._stopping = threading.Event()
 
     def adopt(self, name: str, process: subprocess.Popen, critical: bool = True) -> Child:
@@ -37,16 +46,21 @@ class Supervisor:
 
     def start(self, name: str, args: Sequence[str], env: Optional[Mapping[str, str]] = None,
               cwd: Optional[str] = None, critical: bool = True) -> Child:
-        """Start `args` in a new session, streaming its output prefixed with `name`."""
-        process = subprocess.Popen(
-            list(args), env={**os.environ, **(env or {})}, cwd=cwd,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-            preexec_fn=die_with_parent,
-            text=True, bufsize=1, errors="replace",
-        )
+        """Start `args` in a new session; its output goes to stdout prefixed with `name`, or to
+        `log_dir/<name>.log`."""
+        log_path = self.log_dir / f"{name}.log" if self.log_dir is not None else None
+        with open(log_path, "ab") if log_path is not None else contextlib.nullcontext() as log:
+            process = subprocess.Popen(
+                list(args), env={**os.environ, **(env or {})}, cwd=cwd,
+                stdout=log if log is not None else subprocess.PIPE, stderr=subprocess.STDOUT,
+                start_new_session=True, preexec_fn=die_with_parent,
+                text=True, bufsize=1, errors="replace",
+            )
         child = self.adopt(name, process, critical)
-        child.pump = threading.Thread(target=self._pump, args=(child,), daemon=True)
-        child.pump.start()
+        child.log_path = log_path
+        if log_path is None:
+            child.pump = threading.Thread(target=self._pump, args=(child,), daemon=True)
+            child.pump.start()
         return child
 
     @staticmethod

@@ -1,30 +1,61 @@
-"""What the dev runner starts, in order, and the URLs it prints."""
+"""What the dev runner (and the test suite's `platform` fixture) starts, in order, and where."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from typing import Dict, Optional
 
 from devstack.ports import port_open, wait_for_port
 from devstack.processes import Supervisor
 from devstack.secrets import dev_secret
-from devstack.settings import StackSettings
+from devstack.settings import PLATFORM_SERVICES, StackSettings
 from devstack.stores import free_port_or, start_mongo, start_redis
 
-PLATFORM_SERVICES = ("handoff", "broadcasts")
+RASA_WEBHOOK_PATH = "/webhooks/whatsapp/webhook"
 # `rasa` with skops imported before TensorFlow: model load 5.5 s -> 0.3 s (rasa-3.6-notes.md).
 RASA_CLI = ("import sys\ntry:\n    import skops.io  # noqa: F401\nexcept ImportError:\n    pass\n"
             "from rasa.__main__ import main\nsys.argv = ['rasa'] + sys.argv[1:]\nmain()\n")
 
 
-def start_platform(s: StackSettings, sup: Supervisor) -> Dict[str, str]:
-    """Start stores, sandbox, bot and services under `sup`; return what to print."""
-    urls: Dict[str, str] = {}
+@dataclass(frozen=True)
+class RunningPlatform:
+    """Where everything `start_platform` started listens ("" = not started)."""
+
+    redis_url: str
+    mongodb_url: str
+    mongodb_db: str
+    sandbox_url: str
+    graph_version: str
+    rasa_url: str = ""
+    rasa_token: str = ""
+    actions_url: str = ""
+    handoff_url: str = ""
+    broadcasts_url: str = ""
+    admin_email: str = ""
+    admin_password: str = ""
+
+    def urls(self) -> Dict[str, str]:
+        """What the dev runner prints."""
+        urls = {"redis": self.redis_url, "mongodb": self.mongodb_url,
+                "virtual phones": f"{self.sandbox_url}/",
+                "graph api (sandbox)": f"{self.sandbox_url}/{self.graph_version}"}
+        if self.rasa_url:
+            urls["rasa webhook"] = f"{self.rasa_url}{RASA_WEBHOOK_PATH}"
+            urls["action server"] = self.actions_url
+        for name, url in (("handoff", self.handoff_url), ("broadcasts", self.broadcasts_url)):
+            if url:
+                urls[name] = f"{url}/"
+        if self.handoff_url:
+            urls["agent console login"] = f"{self.admin_email} / {self.admin_password}"
+        return urls
+
+
+def start_platform(s: StackSettings, sup: Supervisor) -> RunningPlatform:
+    """Start stores, sandbox, bot and `s.services` under `sup`; say where they listen."""
     redis_url = _ensure_redis(s, sup)
     mongodb_url = _ensure_mongo(s, sup)
-    urls["redis"] = redis_url
-    urls["mongodb"] = mongodb_url
     env = {
         **s.shared_env(redis_url, mongodb_url),
         "RASA_TOKEN": dev_secret(s.data_dir, "RASA_TOKEN"),
@@ -35,36 +66,40 @@ def start_platform(s: StackSettings, sup: Supervisor) -> Dict[str, str]:
         "BROADCASTS_PORT": str(s.broadcasts_port),
     }
     python = s.services_python or sys.executable
+    local = "http://127.0.0.1"
 
     bot_model = _prepare_bot(s, env) if s.bot_python else None
-    webhook = f"http://127.0.0.1:{s.rasa_port}/webhooks/whatsapp/webhook" if bot_model else ""
+    rasa_url = f"{local}:{s.rasa_port}" if bot_model else ""
     sup.start("sandbox", [python, "-m", "sandbox"], env={
         **env,
+        **dict(s.sandbox_env),
         "SANDBOX_PORT": str(s.sandbox_port),
         "SANDBOX_ACCESS_TOKEN": s.access_token,
         "SANDBOX_APP_SECRET": s.app_secret,
         "SANDBOX_VERIFY_TOKEN": s.verify_token,
         "SANDBOX_PHONE_NUMBER_ID": s.phone_number_id,
         "SANDBOX_WABA_ID": s.waba_id,
-        "SANDBOX_WEBHOOK_URL": webhook,
+        "SANDBOX_WEBHOOK_URL": f"{rasa_url}{RASA_WEBHOOK_PATH}" if rasa_url else "",
     }, cwd=str(s.root))
-    wait_for_port("127.0.0.1", s.sandbox_port, timeout=30)
-    urls["virtual phones"] = f"http://127.0.0.1:{s.sandbox_port}/"
-    urls["graph api (sandbox)"] = f"http://127.0.0.1:{s.sandbox_port}/{s.graph_version}"
+    wait_for_port("127.0.0.1", s.sandbox_port, timeout=30, process=sup.children[-1].process)
 
-    if bot_model and s.bot_python:
+    if bot_model:
         _start_bot(s, sup, env, bot_model)
-        urls["rasa webhook"] = webhook
-        urls["action server"] = f"http://127.0.0.1:{s.actions_port}"
 
+    started: Dict[str, str] = {}
     for package, port in zip(PLATFORM_SERVICES, (s.handoff_port, s.broadcasts_port)):
-        if (s.root / package / "__main__.py").exists():
+        if package in s.services and (s.root / package / "__main__.py").exists():
             sup.start(package, [python, "-m", package], env=env, cwd=str(s.root))
             wait_for_port("127.0.0.1", port, timeout=60, process=sup.children[-1].process)
-            urls[package] = f"http://127.0.0.1:{port}/"
-    if "handoff" in urls:
-        urls["agent console login"] = f"{env['HANDOFF_ADMIN_EMAIL']} / {env['HANDOFF_ADMIN_PASSWORD']}"
-    return urls
+            started[package] = f"{local}:{port}"
+    return RunningPlatform(
+        redis_url=redis_url, mongodb_url=mongodb_url, mongodb_db=s.mongodb_db,
+        sandbox_url=f"{local}:{s.sandbox_port}", graph_version=s.graph_version,
+        rasa_url=rasa_url, rasa_token=env["RASA_TOKEN"] if rasa_url else "",
+        actions_url=f"{local}:{s.actions_port}" if rasa_url else "",
+        handoff_url=started.get("handoff", ""), broadcasts_url=started.get("broadcasts", ""),
+        admin_email=env["HANDOFF_ADMIN_EMAIL"], admin_password=env["HANDOFF_ADMIN_PASSWORD"],
+    )
 
 
 def _ensure_redis(s: StackSettings, sup: Supervisor) -> str:

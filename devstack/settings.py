@@ -1,11 +1,17 @@
 """The dev runner's settings, read once from the environment."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Mapping, Optional
+from typing import Dict, Mapping, Optional, Tuple
 from urllib.parse import urlparse
+
+from devstack.ports import free_port
+
+#: Parley's own services (`python -m <name>`), started when their `__main__.py` exists.
+PLATFORM_SERVICES = ("handoff", "broadcasts")
 
 
 @dataclass(frozen=True)
@@ -30,6 +36,8 @@ class StackSettings:
     waba_id: str
     graph_version: str
     bot_config: str
+    services: Tuple[str, ...] = PLATFORM_SERVICES  # which of PLATFORM_SERVICES to start
+    sandbox_env: Tuple[Tuple[str, str], ...] = ()  # extra SANDBOX_* settings (tests: fast timings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> "StackSettings":
@@ -57,6 +65,12 @@ class StackSettings:
             graph_version=env.get("GRAPH_VERSION", "v23.0"),
             bot_config=env.get("PARLEY_BOT_CONFIG", "fast"),
         )
+
+    def with_free_ports(self) -> "StackSettings":
+        """The same settings with every service port on a free port (tests, parallel runs)."""
+        return dataclasses.replace(self, sandbox_port=free_port(), handoff_port=free_port(),
+                                   broadcasts_port=free_port(), rasa_port=free_port(),
+                                   actions_port=free_port())
 
     def shared_env(self, redis_url: str, mongodb_url: str) -> Dict[str, str]:
         """The variables every Parley process reads (docs/contracts.md)."""

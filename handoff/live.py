@@ -44,6 +44,10 @@ class LiveHub:
         self._subs: Set[Subscription] = set()
         self._queue_size = queue_size
         self._block_ms = block_ms
+        self._running = True
+
+    def stop(self) -> None:
+        self._running = False
 
     def subscribe(self, caller: Caller) -> Subscription:
         sub = Subscription(caller, asyncio.Queue(self._queue_size))
@@ -70,9 +74,9 @@ class LiveHub:
         return [f for f in (self._view(caller, f) for f in frames) if f is not None]
 
     async def run(self) -> None:
-        """Follow the live stream until cancelled."""
+        """Follow the live stream until stopped (or cancelled)."""
         position = await self.head()
-        while True:
+        while self._running:
             try:
                 reply = await self._redis.xread({keys.LIVE_STREAM: position}, count=500,
                                                 block=self._block_ms)

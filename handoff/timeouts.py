@@ -27,6 +27,10 @@ class QueueTimeouts:
         self._after = timedelta(minutes=minutes)
         self._interval_s = interval_s
         self._clock = clock
+        self._running = True
+
+    def stop(self) -> None:
+        self._running = False
 
     async def sweep(self) -> int:
         """Time out every ticket waiting too long; returns how many."""
@@ -44,11 +48,14 @@ class QueueTimeouts:
         return count
 
     async def run(self) -> None:
-        while True:
+        while self._running:
             try:
                 await self.sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("queue time-out sweep failed")
-            await asyncio.sleep(self._interval_s)
+            for _ in range(int(self._interval_s * 10)):  # sleep, but notice stop() soon
+                if not self._running:
+                    return
+                await asyncio.sleep(0.1)

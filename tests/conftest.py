@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 
-pytest_plugins = ["tests.plugins.stores", "tests.plugins.sandbox", "tests.plugins.browser"]
+pytest_plugins = ["tests.plugins.stores", "tests.plugins.sandbox", "tests.plugins.browser",
+                  "tests.plugins.platform"]
 
 IN_BOT_ENV = importlib.util.find_spec("rasa") is not None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Coroutine, List, Optional
+from typing import Any, List
 
 import httpx
 import redis.asyncio as aioredis
@@ -45,6 +45,7 @@ class AppContext:
     hub: LiveHub
     timeouts: QueueTimeouts
     tasks: List["asyncio.Task[Any]"] = field(default_factory=list)
+    workers: List[Any] = field(default_factory=list)  # loops with a stop() method
 
     @classmethod
     async def open(cls, settings: Settings) -> "AppContext":
@@ -80,30 +81,37 @@ class AppContext:
     def start_background(self) -> None:
         """Consumers, the live feed reader and the time-out sweeper, tracked for shutdown."""
         s, name = self.settings, self.settings.consumer_name
-        self.spawn(self.hub.run())
+        self.start(self.hub)
         if not s.run_consumers:
             return
         events = [shared_keys.EVENTS_STREAM]
-        self.spawn(GroupConsumer(self.redis, events, keys.TICKETS_GROUP, name,
-                                 TicketRequests(self.ops.service), batch=50).run())
-        self.spawn(GroupConsumer(self.redis, events, keys.TRANSCRIPT_GROUP, name,
-                                 TranscriptWriter(self.redis, self.ops.transcript)).run())
-        self.spawn(GroupConsumer(self.redis, [*events, shared_keys.HANDOFF_INBOX_STREAM],
+        self.start(GroupConsumer(self.redis, events, keys.TICKETS_GROUP, name,
+                                 TicketRequests(self.ops.service), batch=50))
+        self.start(GroupConsumer(self.redis, events, keys.TRANSCRIPT_GROUP, name,
+                                 TranscriptWriter(self.redis, self.ops.transcript)))
+        self.start(GroupConsumer(self.redis, [*events, shared_keys.HANDOFF_INBOX_STREAM],
                                  keys.LIVE_GROUP, name, LiveCopier(self.redis), start_id="$",
-                                 block_ms=500).run())
+                                 block_ms=500))
         if s.queue_timeout_minutes > 0:
-            self.spawn(self.timeouts.run())
+            self.start(self.timeouts)
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        self.tasks.append(asyncio.get_running_loop().create_task(coro))
+    def start(self, worker: Any) -> None:
+        """Run `worker.run()` as a tracked task; `worker.stop()` is called on shutdown."""
+        self.workers.append(worker)
+        self.tasks.append(asyncio.get_running_loop().create_task(worker.run()))
 
     async def close(self) -> None:
-        for task in self.tasks:
-            task.cancel()
+        # Ask the loops to finish (a blocking read ends within a second), then cancel any
+        # straggler: cancelling a task inside a blocking redis read can stall the shutdown.
+        for worker in self.workers:
+            worker.stop()
         if self.tasks:
-            _, pending = await asyncio.wait(self.tasks, timeout=5.0)
-            for task in pending:  # never hang a shutdown on a stuck task
-                log.warning("task %s did not stop: %s", task.get_name(), task.get_stack(limit=3))
+            _, pending = await asyncio.wait(self.tasks, timeout=3.0)
+            for task in pending:
+                log.info("cancelling %s at %s", task.get_name(), task.get_stack(limit=4))
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=2.0)
         await self.graph.aclose()
         await self.http.aclose()
         self.mongo.close()

@@ -54,6 +54,11 @@ class GroupConsumer:
         self._block_ms = block_ms
         self._claim_idle_ms = claim_idle_ms
         self._max_backoff_s = max_backoff_s
+        self._running = True
+
+    def stop(self) -> None:
+        """Finish the current batch and return (blocking reads last at most `block_ms`)."""
+        self._running = False
 
     async def ensure_groups(self) -> None:
         for stream in self._streams:
@@ -64,10 +69,10 @@ class GroupConsumer:
                     raise
 
     async def run(self) -> None:
-        """Consume until cancelled."""
+        """Consume until stopped (or cancelled)."""
         backlog = True  # first deliver what this consumer left pending (e.g. before a restart)
         backoff = 0.2
-        while True:
+        while self._running:
             try:
                 if backlog:
                     await self.ensure_groups()  # again after a failure: Redis may have lost them

@@ -26,6 +26,7 @@ async def api(settings, sandbox):
                         sandbox.app_secret, sandbox.verify_token)
     await box.config(webhook_url=await pipeline.start(), throughput_mps=0, pair_rate=False)
     app = create_app(service_settings(settings, sandbox), name=f"bc{uuid.uuid4().hex[:8]}")
+    app.config.TOUCHUP = False  # Sanic's TouchUp fails on a second app in one process
     port = free_port()
     server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
     await server.startup()

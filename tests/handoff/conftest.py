@@ -21,17 +21,6 @@ async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
     await client.aclose()
 
 
-@pytest.fixture
-async def mongo_db(mongo_url: str, mongo_db_name: str) -> AsyncIterator[Any]:
-    client: AsyncIOMotorClient = AsyncIOMotorClient(mongo_url, tz_aware=True,
-                                                    serverSelectionTimeoutMS=5000)
-    db = client[mongo_db_name]
-    await ensure_indexes(db)
-    yield db
-    await client.drop_database(mongo_db_name)
-    client.close()
-
-
 @pytest.fixture(params=["memory", "mongo"])
 async def stores(request: pytest.FixtureRequest, mongo_url: str,
                  mongo_db_name: str) -> AsyncIterator[Dict[str, Any]]:

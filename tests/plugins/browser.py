@@ -10,9 +10,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[Any]:
-    """A headless Chromium for the session (skipped where Debian's chromium is missing)."""
+    """A headless Chromium for one test (skipped where Debian's chromium is missing).
+
+    Function-scoped on purpose: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which would break every asyncio test that runs after it."""
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
         pytest.skip("Debian's chromium is not installed (make tools installs it)")
