@@ -11,12 +11,13 @@ fast model (bot/train.py, cached by content hash). The client sends ``--count`` 
 through ``POST /_sandbox/customers/{wa_id}/messages`` at ``--rate`` per second (open loop),
 round-robin over ``--customers`` customers, so one customer writes every customers/rate
 seconds. A turn's latency is measured on the sandbox's clock, from the inbound message to the
-first and to the last reply sent before that customer's next message.
+first and to the last reply sent before that customer's next message; the ``rasa run``
+process's CPU time per turn is read from /proc (robust to the shared machine's other load).
 
 Then Rasa is stopped and the same model, stores (LiveSessionTrackerStore + RedisLockStore on a
 separate Redis database) and action server handle the same messages in one bot-env process,
 one at a time: ``Agent.handle_message`` with a ``CollectingOutputChannel`` (NLU, policies,
-actions, tracker and lock stores; no webhook, no queue, no Graph call).
+actions, tracker and lock stores; no webhook, no queue, no Graph call), with its CPU time.
 
 Results: ``bench/results/bot_loop.json``. Exit 1 if a turn got no reply or the run was cut
 by the time limit.
@@ -93,6 +94,7 @@ async def in_process(args: argparse.Namespace) -> Dict[str, Any]:
     opening: List[float] = []
     seen = set()
     replies = 0
+    cpu_before = time.process_time()
     for wa_id, text in plan(args.count, args.customers):
         started = time.perf_counter()
         out = await agent.handle_message(UserMessage(text, CollectingOutputChannel(), wa_id,
@@ -102,9 +104,10 @@ async def in_process(args: argparse.Namespace) -> Dict[str, Any]:
             seen.add(wa_id)
             opening.append(timings[-1])
         replies += len(out or [])
+    cpu_ms = (time.process_time() - cpu_before) * 1000 / max(1, len(timings))
     if store.flusher is not None:
         await store.flusher.stop()
-    return {"turns": percentiles(timings), "opening": percentiles(opening),
+    return {"turns": percentiles(timings), "opening": percentiles(opening), "cpu_ms_per_turn": round(cpu_ms, 2),
             "later": percentiles([t for i, t in enumerate(timings) if i >= args.customers]),
             "replies": replies}
 
@@ -181,8 +184,14 @@ def turns(sandbox_url: str, people: List[str]) -> Dict[str, Any]:
         outbound = sorted(m["at"] for m in messages if m["direction"] == "out")
         replies += len(outbound)
         for k, at in enumerate(inbound):
-            until = inbound[k + 1] if k + 1 < len(inbound) else float("inf")
-            mine = [o for o in outbound if at <= o < until]
+            if len(outbound) == len(inbound):
+                # One reply per message (every text of the plan): Rasa answers a customer's
+                # messages in order, so the k-th reply is the k-th turn's, even when it comes
+                # after the customer's next message (an overloaded machine).
+                mine = [outbound[k]]
+            else:
+                until = inbound[k + 1] if k + 1 < len(inbound) else float("inf")
+                mine = [o for o in outbound if at <= o < until]
             if not mine:
                 unanswered += 1
                 continue
@@ -212,6 +221,7 @@ def settle(sandbox_url: str, quiet: float = 2.0, timeout: float = 60.0) -> None:
 def run(args: argparse.Namespace) -> Dict[str, Any]:
     from devstack import free_port, start_mongo, start_redis
     from sender import start_sandbox  # bench/sender.py: statuses deferred, no limits
+    from webhook_ingest import cpu_seconds
 
     bot_python = os.path.abspath(args.bot_python)  # not resolve(): a venv python is a symlink
     model = train(bot_python)
@@ -254,9 +264,12 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
              {"webhook_url": f"http://127.0.0.1:{ports['rasa']}/webhooks/whatsapp/webhook"})
 
         the_plan = plan(args.count, args.customers)
+        cpu_before = cpu_seconds(rasa.pid)
         driven = asyncio.run(drive(sandbox_url, the_plan, args.rate, args.time_limit))
         settle(sandbox_url)
-        loop = dict(turns(sandbox_url, customers(args.customers)), **driven)
+        # Rasa's process CPU per turn (connector + Rasa, sandbox excluded): robust to the machine's other load.
+        cpu_ms = (cpu_seconds(rasa.pid) - cpu_before) * 1000 / max(1, driven["sent"])
+        loop = dict(turns(sandbox_url, customers(args.customers)), **driven, rasa_cpu_ms_per_turn=round(cpu_ms, 2))
         rasa.terminate()
         rasa.wait(timeout=30)
 
@@ -296,6 +309,8 @@ def table(result: Dict[str, Any]) -> str:
             ("  of which later turns", result["in_process"]["later"])]
     lines = ["| path | turns | p50 ms | p99 ms | max ms |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {name} | {r['n']} | {r['p50_ms']} | {r['p99_ms']} | {r['max_ms']} |" for name, r in rows]
+    lines.append(f"CPU per turn: rasa run process {loop['rasa_cpu_ms_per_turn']} ms (connector + Rasa), "
+                 f"in-process Agent {result['in_process']['cpu_ms_per_turn']} ms")
     return "\n".join(lines)
 
 

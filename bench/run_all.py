@@ -31,6 +31,7 @@ BENCHMARKS: Dict[str, List[str]] = {
     "sender": [SERVICES_PY, "bench/sender.py"],
     "webhook_ingest": [SERVICES_PY, "bench/webhook_ingest.py", "--server-python", BOT_PY],
     "bot_loop": [SERVICES_PY, "bench/bot_loop.py", "--bot-python", BOT_PY],
+    "handoff_live": [SERVICES_PY, "bench/handoff_live.py"],
 }
 
 

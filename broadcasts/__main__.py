@@ -67,6 +67,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=os.environ.get("BROADCASTS_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every maintenance tick at INFO
     settings = Settings.from_env()
     if args.command == "import":
         return asyncio.run(_import(settings, args.file))

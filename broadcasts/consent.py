@@ -24,6 +24,7 @@ from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from connectors import keys
+from connectors.consent import mark_opted_in, mark_opted_out
 
 CATEGORIES = ("marketing", "utility")
 
@@ -141,9 +142,9 @@ class ConsentLedger:
 
     async def _sync_fast_path(self, wa_id: str, consent: Optional[Consent]) -> None:
         if consent is not None and consent.state is State.OPTED_OUT:
-            await self.redis.set(keys.consent_optout(wa_id), consent.source.value)
+            await mark_opted_out(self.redis, wa_id, source=consent.source.value, at=consent.at.timestamp())
         else:
-            await self.redis.delete(keys.consent_optout(wa_id))
+            await mark_opted_in(self.redis, wa_id)
 
     async def import_opt_ins(self, pairs: Sequence[Tuple[str, str]]) -> int:
         """Bulk opt-ins from a CSV import; returns how many contacts' consent changed.
@@ -188,7 +189,8 @@ class ConsentLedger:
         """Rewrite every marketing opt-out into Redis (after a Redis loss); returns the count."""
         count = 0
         async for doc in self.contacts.find({"consent.marketing.state": State.OPTED_OUT.value}, {"_id": 1}):
-            await self.redis.set(keys.consent_optout(doc["_id"]), "resync")
+            consent = await self.current(doc["_id"], "marketing")
+            await self._sync_fast_path(doc["_id"], consent)
             count += 1
         return count
 

@@ -63,8 +63,9 @@ class Context:
                                   templates)
         templates.on_stop = service.pause_for_template
         if sender is None and build_sender and graph is not None:
+            from connectors.ratelimit import RateLimits
             from connectors.sender import Sender
-            sender = Sender(graph, redis, consent=ledger)
+            sender = Sender(graph, redis, consent=ledger, limits=RateLimits(mps=settings.sender_mps or None))
         ctx = cls(settings, redis, mongo, db, contacts, ledger, segments, templates, campaigns, recipients, queue,
                   service, Tracker(campaigns, recipients, contacts), None, graph, sender)  # type: ignore[arg-type]
         purpose: Any = "campaign"

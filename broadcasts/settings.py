@@ -28,6 +28,7 @@ class Settings:
     phone_number_id: str = ""
     waba_id: str = ""
     default_rate: float = 80.0
+    sender_mps: float = 80.0
     worker_concurrency: int = 64
     send_lease_seconds: float = 30.0
     queue_reclaim_ms: int = 30_000
@@ -60,6 +61,7 @@ class Settings:
             phone_number_id=e.get("WA_PHONE_NUMBER_ID", ""),
             waba_id=e.get("WA_WABA_ID", ""),
             default_rate=float(e.get("BROADCASTS_RATE", cls.default_rate)),
+            sender_mps=float(e.get("WA_MPS", cls.sender_mps)),
             worker_concurrency=int(e.get("BROADCASTS_WORKER_CONCURRENCY", cls.worker_concurrency)),
             send_lease_seconds=float(e.get("BROADCASTS_SEND_LEASE_S", cls.send_lease_seconds)),
             queue_reclaim_ms=int(e.get("BROADCASTS_QUEUE_RECLAIM_MS", cls.queue_reclaim_ms)),

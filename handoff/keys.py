@@ -1,6 +1,13 @@
 """Redis names private to the handoff service (shared names live in connectors.keys).
 
-All under ``parley:handoff:``; documented in docs/contracts.md.
+Why not in connectors.keys: that module holds the names two packages meet on (the ownership
+hash, the events stream, the handoff inbox, windows...) and must import on both Python
+environments. Everything here is read and written by handoff processes only: console sessions,
+login counters, the console's live feed, agent presence, the auto-assigner's lock and cursor.
+Nothing outside handoff may touch them, so they live in handoff's own namespace
+``parley:handoff:*`` (a prefix no shared name uses except ``HANDOFF_INBOX_STREAM``, which
+connectors.keys owns), listed in docs/contracts.md. There is still one place per package where
+key names are spelled: this file.
 """
 from __future__ import annotations
 
@@ -45,9 +52,17 @@ def conversations(day: str) -> str:
 
 
 def online(agent_id: str) -> str:
-    """Presence of an agent with an open console (TTL, refreshed by the websocket)."""
+    """Presence of an agent: sorted set of the agent's open console connections, score = when
+    each one's heartbeat expires (unix s); the key itself expires with the last one."""
     return f"{BASE}:online:{agent_id}"
 
 
-def auto_assign_lock() -> str:
-    return f"{BASE}:auto-assign-lock"
+#: Lease making one replica at a time the auto-assigner (SET NX PX, value = consumer name).
+AUTO_ASSIGN_LOCK = f"{BASE}:assign:lock"
+#: Round-robin cursor: the id of the agent who got the last auto-assigned chat.
+ASSIGN_CURSOR = f"{BASE}:assign:cursor"
+
+
+def queue_notice(ticket_id: str, waiting_since: str) -> str:
+    """SET NX claim: the customer of this ticket was told their place in this queue stint."""
+    return f"{BASE}:queue-notice:{ticket_id}:{waiting_since}"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Mapping, Optional
 
 BOT_RESUME_MODES = ("rasa_api", "inbound_stream", "off")
+AUTO_ASSIGN_MODES = ("off", "round_robin", "least_loaded")
 
 
 class SettingsError(ValueError):
@@ -31,7 +32,9 @@ class Settings:
     bot_resume: str = "rasa_api"           # how the bot learns the human stretch ended
     queue_timeout_minutes: float = 30.0    # queued longer -> timed_out (0: never)
     timeout_check_seconds: float = 30.0
-    auto_assign: bool = False
+    auto_assign: str = "off"               # off | round_robin | least_loaded
+    assign_interval_seconds: float = 2.0   # sweep at least this often (agents coming online)
+    queue_notice: bool = False             # tell queued customers their place and wait
     admin_email: str = ""
     admin_password: str = ""
     session_hours: float = 12.0
@@ -55,6 +58,7 @@ class Settings:
         resume = env.get("HANDOFF_BOT_RESUME", "rasa_api")
         if resume not in BOT_RESUME_MODES:
             raise SettingsError(f"HANDOFF_BOT_RESUME must be one of {', '.join(BOT_RESUME_MODES)}")
+        auto_assign = _auto_assign(env.get("HANDOFF_AUTO_ASSIGN", ""))
         return cls(
             secret_key=secret,
             host=env.get("HANDOFF_HOST", "127.0.0.1"),
@@ -72,7 +76,10 @@ class Settings:
             bot_resume=resume,
             queue_timeout_minutes=float(env.get("HANDOFF_QUEUE_TIMEOUT_MINUTES", "30")),
             timeout_check_seconds=float(env.get("HANDOFF_TIMEOUT_CHECK_SECONDS", "30")),
-            auto_assign=_flag(env.get("HANDOFF_AUTO_ASSIGN", "")),
+            auto_assign=auto_assign,
+            assign_interval_seconds=float(env.get("HANDOFF_ASSIGN_INTERVAL_SECONDS", "2")),
+            queue_notice=_flag(env["HANDOFF_QUEUE_NOTICE"]) if env.get("HANDOFF_QUEUE_NOTICE")
+            else auto_assign != "off",
             admin_email=env.get("HANDOFF_ADMIN_EMAIL", ""),
             admin_password=env.get("HANDOFF_ADMIN_PASSWORD", ""),
             session_hours=float(env.get("HANDOFF_SESSION_HOURS", "12")),
@@ -87,3 +94,15 @@ class Settings:
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _auto_assign(value: str) -> str:
+    """A strategy name; a plain on/off flag means least_loaded/off."""
+    mode = value.strip().lower()
+    if mode in ("", "0", "false", "no"):
+        return "off"
+    if _flag(mode):
+        return "least_loaded"
+    if mode not in AUTO_ASSIGN_MODES:
+        raise SettingsError(f"HANDOFF_AUTO_ASSIGN must be one of {', '.join(AUTO_ASSIGN_MODES)}")
+    return mode

@@ -14,7 +14,7 @@ from handoff.access import check_role
 from handoff.api.security import (caller_of, check_origin, clear_session_cookies,
                                   set_session_cookies)
 from handoff.api.tickets import _body
-from handoff.errors import BadRequest, Forbidden
+from handoff.errors import BadRequest, Forbidden, NotFound
 from handoff.models import Role, utcnow
 
 bp = Blueprint("accounts", url_prefix="/api")
@@ -57,15 +57,40 @@ async def me(request: Request) -> HTTPResponse:
 
 @bp.get("/agents")
 async def list_agents(request: Request) -> HTTPResponse:
+    """Active agents with presence, capacity and open chats (for transfers and supervisors)."""
     await caller_of(request)
     ctx = _ctx(request)
-    agents = await ctx.ops.agents.list()
-    async with ctx.redis.pipeline(transaction=False) as pipe:
-        for agent in agents:
-            pipe.exists(keys.online(agent.id))
-        online = await pipe.execute()
-    return json({"agents": [{"id": a.id, "name": a.name, "role": a.role.value, "online": bool(o)}
-                            for a, o in zip(agents, online) if a.active]})
+    agents = [a for a in await ctx.ops.agents.list() if a.active]
+    online = await ctx.presence.online(a.id for a in agents)
+    loads = await ctx.ops.service.tickets.open_counts()
+    return json({"agents": [{"id": a.id, "name": a.name, "role": a.role.value,
+                             "online": a.id in online, "capacity": a.capacity,
+                             "open": loads.get(a.id, 0)} for a in agents]})
+
+
+@bp.patch("/agents/<agent_id:str>")
+async def update_agent(request: Request, agent_id: str) -> HTTPResponse:
+    """Supervisors and admins set an agent's capacity (max concurrent auto-assigned chats;
+    0 = never auto-assigned) and whether the account is active."""
+    caller = await caller_of(request)
+    check_role(caller, Role.ADMIN, Role.SUPERVISOR)
+    body = _body(request)
+    fields: Dict[str, Any] = {}
+    if "capacity" in body:
+        capacity = body["capacity"]
+        if not isinstance(capacity, int) or isinstance(capacity, bool) or not 0 <= capacity <= 100:
+            raise BadRequest("capacity must be an integer from 0 to 100")
+        fields["capacity"] = capacity
+    if "active" in body:
+        if not isinstance(body["active"], bool):
+            raise BadRequest("active must be true or false")
+        fields["active"] = body["active"]
+    if not fields:
+        raise BadRequest("send capacity and/or active")
+    agent = await _ctx(request).ops.agents.update(agent_id, **fields)
+    if agent is None:
+        raise NotFound("no such agent", agent=agent_id)
+    return json({"agent": agent.public()})
 
 
 @bp.post("/agents")

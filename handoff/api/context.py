@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, List
 
@@ -15,6 +16,7 @@ from connectors.client import GraphClient
 from connectors.consent import RedisConsent
 from connectors.sender import Sender
 from handoff import keys
+from handoff.assignment import Assigner, Strategy
 from handoff.auth import Authenticator, Passwords
 from handoff.consumers.group import GroupConsumer
 from handoff.consumers.live import LiveCopier
@@ -23,12 +25,14 @@ from handoff.consumers.transcript import TranscriptWriter
 from handoff.handback import BotResumer, InboundStreamResumer, NoResume, RasaApiResumer
 from handoff.live import LiveHub
 from handoff.operations import Operations
+from handoff.presence import Presence
 from handoff.publisher import Publisher
 from handoff.replies import Replies
 from handoff.service import HandoffService
 from handoff.settings import Settings
 from handoff.store import MongoAgentStore, MongoTicketStore, MongoTranscriptStore, ensure_indexes
 from handoff.timeouts import QueueTimeouts
+from handoff.waiting import QueueNotices
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +48,8 @@ class AppContext:
     auth: Authenticator
     hub: LiveHub
     timeouts: QueueTimeouts
+    presence: Presence
+    assigner: Assigner
     tasks: List["asyncio.Task[Any]"] = field(default_factory=list)
     workers: List[Any] = field(default_factory=list)  # loops with a stop() method
 
@@ -71,9 +77,14 @@ class AppContext:
                              failure_window_s=settings.login_window_seconds,
                              passwords=Passwords(settings.argon2_memory_kib,
                                                  settings.argon2_time_cost))
+        presence = Presence(redis)
+        notices = QueueNotices(tickets, replies, redis) if settings.queue_notice else None
+        assigner = Assigner(service, agents, presence, redis, Strategy(settings.auto_assign),
+                            notices, name=f"{settings.consumer_name}-{uuid.uuid4().hex[:8]}",
+                            interval_s=settings.assign_interval_seconds)
         ctx = cls(settings, redis, mongo, http, graph, ops, auth, LiveHub(redis),
                   QueueTimeouts(service, replies, settings.queue_timeout_minutes,
-                                settings.timeout_check_seconds))
+                                settings.timeout_check_seconds), presence, assigner)
         await ensure_indexes(db)
         await auth.ensure_admin(settings.admin_email, settings.admin_password)
         return ctx
@@ -94,6 +105,8 @@ class AppContext:
                                  block_ms=500))
         if s.queue_timeout_minutes > 0:
             self.start(self.timeouts)
+        if s.auto_assign != Strategy.OFF.value or s.queue_notice:
+            self.start(self.assigner)
 
     def start(self, worker: Any) -> None:
         """Run `worker.run()` as a tracked task; `worker.stop()` is called on shutdown."""

@@ -13,7 +13,6 @@ from typing import Any
 
 from sanic import Blueprint, Request
 
-from handoff import keys
 from handoff.api.security import SESSION_COOKIE, same_origin
 from handoff.errors import HandoffError
 from handoff.live import stream_id_key
@@ -34,6 +33,7 @@ async def live(request: Request, ws: Any) -> None:
         await ws.close(code=4401, reason="please log in")
         return
     sub = ctx.hub.subscribe(caller)  # before the replay: nothing falls in between
+    connection = ctx.presence.new_connection()
     try:
         last = request.args.get("last_id", "")
         if last:
@@ -48,16 +48,21 @@ async def live(request: Request, ws: Any) -> None:
         else:
             last = await ctx.hub.head()
         await ws.send(json.dumps({"type": "hello", "id": last, "agent": caller.agent_id}))
-        await _follow(ctx, ws, sub, last)
+        await _follow(ctx, ws, sub, last, connection)
     finally:
         ctx.hub.unsubscribe(sub)
+        await ctx.presence.leave(caller.agent_id, connection)
 
 
-async def _follow(ctx: Any, ws: Any, sub: Any, last: str) -> None:
+async def _follow(ctx: Any, ws: Any, sub: Any, last: str, connection: str) -> None:
+    """Send the feed; keep the agent's presence alive (one heartbeat per PING_S at most)."""
     seen = stream_id_key(last)
-    online = keys.online(sub.caller.agent_id)
+    loop = asyncio.get_running_loop()
+    beat_at = -PING_S
     while True:
-        await ctx.redis.set(online, 1, ex=int(PING_S * 3))
+        if loop.time() - beat_at >= PING_S:
+            beat_at = loop.time()
+            await ctx.presence.beat(sub.caller.agent_id, connection)
         try:
             frame = await asyncio.wait_for(sub.queue.get(), timeout=PING_S)
         except asyncio.TimeoutError:

@@ -36,6 +36,10 @@ class TicketStore(Protocol):
     async def open_counts(self) -> Dict[str, int]:
         """Assigned tickets per agent."""
 
+    async def handling_times(self, since: datetime, limit: int = 50) -> List[float]:
+        """Seconds from first assignment to resolution of the latest `limit` tickets resolved
+        since `since`, newest first (the queue's expected-wait estimate)."""
+
     async def analytics(self, since: datetime) -> Dict[str, Any]:
         """Per-day, per-agent and per-reason figures of tickets queued since `since`
         (shape: see handoff.analytics)."""

@@ -74,6 +74,12 @@ class MemoryTicketStore:
                 counts[t.agent] = counts.get(t.agent, 0) + 1
         return counts
 
+    async def handling_times(self, since: datetime, limit: int = 50) -> List[float]:
+        done = sorted((t for t in self._tickets.values()
+                       if t.status is Status.RESOLVED and t.assigned_at and t.resolved_at
+                       and t.resolved_at >= since), key=lambda t: t.resolved_at, reverse=True)  # type: ignore[arg-type, return-value]
+        return [(t.resolved_at - t.assigned_at).total_seconds() for t in done[:limit]]  # type: ignore[operator]
+
     async def analytics(self, since: datetime) -> Dict[str, Any]:
         return analytics.report(analytics.summarize(self._tickets.values(), since))
 

@@ -23,6 +23,7 @@ async def ensure_indexes(db: Any) -> None:
     await db[TICKETS].create_index([("status", ASCENDING), ("queued_at", ASCENDING)])
     await db[TICKETS].create_index([("status", ASCENDING), ("waiting_since", ASCENDING)])
     await db[TICKETS].create_index([("agent", ASCENDING), ("status", ASCENDING)])
+    await db[TICKETS].create_index([("status", ASCENDING), ("resolved_at", DESCENDING)])
     await db[TRANSCRIPT].create_index([("wa_id", ASCENDING), ("seq", ASCENDING)])
     await db[AGENTS].create_index("email", unique=True)
 
@@ -93,6 +94,14 @@ class MongoTicketStore:
         rows = self._c.aggregate([{"$match": {"status": Status.ASSIGNED.value}},
                                   {"$group": {"_id": "$agent", "n": {"$sum": 1}}}])
         return {r["_id"]: r["n"] async for r in rows}
+
+    async def handling_times(self, since: datetime, limit: int = 50) -> List[float]:
+        cursor = self._c.find({"status": Status.RESOLVED.value, "resolved_at": {"$gte": since},
+                               "assigned_at": {"$ne": None}},
+                              {"assigned_at": 1, "resolved_at": 1})
+        docs = await cursor.sort("resolved_at", DESCENDING).limit(limit).to_list(limit)
+        return [(as_utc(d["resolved_at"]) - as_utc(d["assigned_at"])).total_seconds()  # type: ignore[operator]
+                for d in docs]
 
     async def analytics(self, since: datetime) -> Dict[str, Any]:
         rows = {name: await self._c.aggregate(pipe).to_list(None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import statistics
 import time
-from pathlib import Path
 from typing import Any, AsyncIterator, List
 from urllib.parse import urlparse
 

@@ -1,4 +1,5 @@
-"""Run the handoff app in the test's event loop on a free port (no subprocess)."""
+"""Run the handoff app in the test's event loop on a free port (no subprocess); log in to it
+as an API client (`Agent`) or in a browser (`console_login`)."""
 from __future__ import annotations
 
 import asyncio
@@ -81,3 +82,17 @@ class Agent:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+def console_login(browser: Any, base_url: str, email: str, password: str) -> Any:
+    """A new browser context logged in to the agent console, its live feed connected. Any
+    script dialog (an injected alert) fails the test."""
+    page = browser.new_context().new_page()
+    page.on("dialog", lambda dialog: (_ for _ in ()).throw(
+        AssertionError("a script ran: " + dialog.message)))
+    page.goto(base_url + "/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#login-button")
+    page.wait_for_selector("#connection.ok", timeout=10_000)
+    return page

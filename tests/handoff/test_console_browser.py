@@ -1,6 +1,9 @@
 """Acceptance test of the console in headless Chromium, against `python -m handoff` and the
-sandbox: two agents see a bot handoff appear live, race to claim it, the owner sees the
-customer's message within a second (as text), replies, and resolves."""
+sandbox, with the connector's real routing in front of a stand-in bot: two agents see a bot
+handoff appear live and race to claim it; the other agent gets 403 on the chat; the customer's
+next message shows in the owner's view within a second (as text) and never reaches the bot;
+the owner replies, then (window closed) can only send a template, which is delivered; after
+resolve the bot answers the customer's next message."""
 from __future__ import annotations
 
 import os
@@ -17,6 +20,8 @@ import redis
 from connectors import keys as shared_keys
 from connectors.events import Event
 from devstack import free_port, wait_for_port
+from tests.handoff.connector import RoutedCustomers
+from tests.handoff.server import console_login
 from tests.plugins.browser import CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -70,25 +75,28 @@ def chromium() -> Iterator[Any]:
 
 
 def login(browser: Any, url: str, name: str) -> Any:
-    page = browser.new_context().new_page()
-    page.on("dialog", lambda dialog: (_ for _ in ()).throw(AssertionError("a script ran: " + dialog.message)))
-    page.goto(url + "/login")
-    page.fill("#email", f"{name}@example.com")
-    page.fill("#password", f"{name}-password")
-    page.click("#login-button")
-    page.wait_for_selector("#connection.ok", timeout=10_000)
-    return page
+    return console_login(browser, url, f"{name}@example.com", f"{name}-password")
 
 
-def test_two_agents_claim_reply_resolve(chromium: Any, service: Dict[str, Any], sandbox: Any) -> None:
+@pytest.fixture
+def customers(redis_url: str, sandbox: Any, webhook_receiver: Any) -> Iterator[RoutedCustomers]:
+    routed = RoutedCustomers(redis_url, sandbox, webhook_receiver)
+    yield routed
+    routed.close()
+
+
+def test_two_agents_claim_reply_resolve(chromium: Any, service: Dict[str, Any], sandbox: Any,
+                                        customers: RoutedCustomers) -> None:
     url, r = service["url"], service["redis"]
     alice, bob = login(chromium, url, "alice"), login(chromium, url, "bob")
+    customers.says(WA, "hi")  # the bot owns the chat: the message reaches the bot
+    assert [m.text for m in customers.bot_inputs] == ["hi"]
 
     event = Event("handoff.requested", "req-browser", {
         "wa_id": WA, "name": "Frank", "reason": "asked",
         "context": {"last_intent": "human_handoff", "slots": {"order_id": "B-42"}, "turns": []}})
     r.xadd(shared_keys.EVENTS_STREAM, event.to_fields())
-    row = f"#queue [data-ticket-id]"
+    row = "#queue [data-ticket-id]"
     for page in (alice, bob):  # appears without a reload
         page.wait_for_selector(row, timeout=10_000)
         assert page.locator(row).first.locator(".name").inner_text() == "Frank"
@@ -111,34 +119,57 @@ def test_two_agents_claim_reply_resolve(chromium: Any, service: Dict[str, Any], 
         bob.wait_for_selector("#error:not([hidden])", timeout=5_000)
     owner.wait_for_selector("#chat:not([hidden])", timeout=10_000)
     assert "B-42" in owner.locator("#context-list").inner_text()
+    ticket_id = owner.locator("#mine [data-ticket-id]").first.get_attribute("data-ticket-id")
+    fetch = "(id) => fetch('/api/tickets/' + id).then((r) => r.status)"
+    assert other.evaluate(fetch, ticket_id) == 403, "the other agent cannot read the chat"
+    assert owner.evaluate(fetch, ticket_id) == 200
 
-    # The customer writes (the connector's work: window + handoff inbox); the owner sees it live.
-    sandbox.customer_sends(WA, {"type": "text", "text": {"body": XSS}}, name="Frank")
-    r.set(shared_keys.window(sandbox.phone_number_id, WA), int(time.time()), ex=86400)
-    received = Event("message.received", "wamid.browser-1", {
-        "wamid": "wamid.browser-1", "wa_id": WA, "name": "Frank", "type": "text", "text": XSS,
-        "timestamp": str(int(time.time()))})
+    # The customer writes: routed to the owner's view within a second, never to the bot.
     started = time.monotonic()
-    r.xadd(shared_keys.HANDOFF_INBOX_STREAM, received.to_fields())
-    line = owner.locator('#transcript [data-line-id="wamid.browser-1"] .text')
+    wamid = customers.says(WA, XSS)
+    line = owner.locator(f'#transcript [data-line-id="{wamid}"] .text')
     line.wait_for(timeout=5_000)
-    assert time.monotonic() - started < 1.5
+    assert time.monotonic() - started < 1.0, "shown in the owner's view within a second"
     assert line.inner_text() == XSS, "customer text renders as text"
     assert owner.locator("#transcript img").count() == 0
+    assert [m.text for m in customers.bot_inputs] == ["hi"], "nothing reached the bot"
+    assert customers.bot_replies(WA) == ["bot: hi"]
 
-    # Reply from the composer: it reaches the sandbox.
+    # Reply from the composer: it reaches the virtual phone.
     owner.wait_for_selector("#composer:not([hidden])", timeout=5_000)
+    assert owner.locator("#template-form").is_hidden()
     owner.fill("#composer-text", "Hello Frank, how can I help?")
     owner.click("#send")
-    sandbox.wait_for_outbox(lambda msgs: any(m["type"] == "text" for m in msgs), timeout=10, to=WA)
+    sandbox.wait_for_outbox(lambda msgs: any(m["type"] == "text" and m["payload"]["text"]["body"]
+                                             == "Hello Frank, how can I help?" for m in msgs),
+                            timeout=10, to=WA)
     assert owner.locator("#error").is_hidden()
 
-    # Resolve: the ownership record is gone (the bot owns the chat again).
+    # The 24-hour window closes: the composer offers templates only, and one is delivered.
+    r.delete(shared_keys.window(sandbox.phone_number_id, WA))
+    owner.click(f'#mine [data-ticket-id="{ticket_id}"]')
+    owner.wait_for_selector("#template-form:not([hidden])", timeout=5_000)
+    assert owner.locator("#composer").is_hidden(), "no free text outside the window"
+    assert owner.locator("#window").inner_text() == "window closed"
+    owner.select_option("#template", label="order_update (en)")
+    for index, value in enumerate(["Frank", "B-42", "shipped"]):
+        owner.locator("#template-vars input").nth(index).fill(value)
+    owner.click("#send-template")
+    sent = sandbox.wait_for_outbox(lambda msgs: any(m["type"] == "template" for m in msgs),
+                                   timeout=10, to=WA)
+    [template] = [m for m in sent if m["type"] == "template"]
+    assert template["payload"]["template"]["name"] == "order_update"
+    assert owner.locator("#error").is_hidden()
+
+    # Resolve: the bot owns the chat again and answers the customer's next message.
     owner.click("#resolve")
     deadline = time.monotonic() + 10
     while r.exists(shared_keys.ownership(WA)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not r.exists(shared_keys.ownership(WA))
     owner.wait_for_selector("#chat[hidden]", state="attached", timeout=5_000)
+    customers.says(WA, "thanks, bye")
+    assert [m.text for m in customers.bot_inputs] == ["hi", "thanks, bye"]
+    assert customers.bot_replies(WA) == ["bot: hi", "bot: thanks, bye"]
     for page in (alice, bob):
         page.context.close()

@@ -153,3 +153,21 @@ async def test_agents_and_tokens(stores: Dict[str, Any]) -> None:
     assert await agents.agent_for_token("h1") == "ann"
     assert await agents.revoke_token("h1") is True
     assert await agents.agent_for_token("h1") is None
+
+
+async def test_handling_times_newest_first(stores: Dict[str, Any]) -> None:
+    tickets = stores["tickets"]
+    for n, (handled, resolved_after) in enumerate([(120, 600), (300, 900), (60, 60)]):
+        tid, wa_id = f"h{n}", f"9{n}"
+        await tickets.create(ticket(tid, wa_id))
+        assigned = T0 + timedelta(seconds=resolved_after)
+        done = assigned + timedelta(seconds=handled)
+        await tickets.apply(tid, {Status.QUEUED}, update(Status.ASSIGNED, "ann", wa_id, assigned,
+                                                          assigned_at=assigned))
+        await tickets.apply(tid, {Status.ASSIGNED}, update(Status.RESOLVED, "ann", wa_id, done,
+                                                            resolved_at=done))
+    await tickets.create(ticket("open", "99"))  # never assigned: no handling time
+    assert await tickets.handling_times(T0) == [300.0, 120.0, 60.0]
+    assert await tickets.handling_times(T0, limit=2) == [300.0, 120.0]
+    assert await tickets.handling_times(T0 + timedelta(seconds=700)) == [300.0, 120.0]
+    assert await tickets.handling_times(T0 + timedelta(days=1)) == []

@@ -88,4 +88,13 @@ def test_settings_from_env() -> None:
         Settings.from_env({"HANDOFF_SECRET_KEY": "x" * 20, "HANDOFF_BOT_RESUME": "smoke"})
     s = Settings.from_env({"HANDOFF_SECRET_KEY": "x" * 20, "WHATSAPP_WABA_ID": "9",
                            "HANDOFF_QUEUE_TIMEOUT_MINUTES": "5", "HANDOFF_AUTO_ASSIGN": "yes"})
-    assert s.port == 8788 and s.waba_id == "9" and s.queue_timeout_minutes == 5 and s.auto_assign
+    assert s.port == 8788 and s.waba_id == "9" and s.queue_timeout_minutes == 5
+    assert s.auto_assign == "least_loaded" and s.queue_notice, "a plain flag: least loaded"
+    base = {"HANDOFF_SECRET_KEY": "x" * 20}
+    assert Settings.from_env(base).auto_assign == "off" and not Settings.from_env(base).queue_notice
+    rr = Settings.from_env({**base, "HANDOFF_AUTO_ASSIGN": "round_robin",
+                            "HANDOFF_QUEUE_NOTICE": "off"})
+    assert rr.auto_assign == "round_robin" and not rr.queue_notice
+    assert Settings.from_env({**base, "HANDOFF_QUEUE_NOTICE": "on"}).queue_notice
+    with pytest.raises(SettingsError, match="HANDOFF_AUTO_ASSIGN"):
+        Settings.from_env({**base, "HANDOFF_AUTO_ASSIGN": "random"})
