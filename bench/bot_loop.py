@@ -2,7 +2,7 @@
 Rasa -> reply at the sandbox, beside Rasa's own in-process handling time, in the same run.
 
     .envs/services/bin/python bench/bot_loop.py \
-        [--count 300] [--customers 30] [--rate 10] [--time-limit 90] [--bot-python .envs/bot/bin/python]
+        [--count 200] [--customers 20] [--rate 5] [--time-limit 90] [--bot-python .envs/bot/bin/python]
 
 Everything on 127.0.0.1, private processes on free ports: redis-server, the MongoDB-compatible
 server (the tracker store archives finished sessions there), the sandbox (statuses deferred, no
@@ -220,6 +220,7 @@ def settle(sandbox_url: str, quiet: float = 2.0, timeout: float = 60.0) -> None:
 
 def run(args: argparse.Namespace) -> Dict[str, Any]:
     from devstack import free_port, start_mongo, start_redis
+    from devstack.processes import Supervisor
     from sender import start_sandbox  # bench/sender.py: statuses deferred, no limits
     from webhook_ingest import cpu_seconds
 
@@ -237,21 +238,20 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                GRAPH_BASE_URL=sandbox_url, GRAPH_VERSION=SANDBOX["version"], REDIS_URL=redis_url,
                REDIS_HOST="127.0.0.1", REDIS_PORT=str(ports["redis"]), REDIS_DB="0",
                MONGODB_URL=mongo_url, MONGODB_DB="bench", ACTION_ENDPOINT_URL=action_url)
-    procs: List[subprocess.Popen] = []
-    log_path = Path(tempfile.gettempdir()) / "bot_loop.log"  # kept after the run: rasa's and the actions' output
-    log = open(log_path, "w")
+    log_dir = Path(tempfile.gettempdir()) / "bot_loop_logs"  # kept after the run: rasa's and the actions' output
+    log_dir.mkdir(exist_ok=True)
+    for old in log_dir.glob("*.log"):
+        old.unlink()
+    sup = Supervisor(log_dir=log_dir)
     try:
-        procs.append(start_redis(ports["redis"]))
-        procs.append(start_mongo(ports["mongo"], data_dir / "mongo"))
-        procs.append(start_sandbox(ports["sandbox"]))
-        actions = subprocess.Popen([bot_python, "-m", "rasa_sdk", "--actions", "bot.actions", "--port",
-                                    str(ports["actions"])], cwd=ROOT, env=env, stdout=log, stderr=log)
-        procs.append(actions)
-        rasa = subprocess.Popen([bot_python, "-c", RASA_CLI, "run", "--model", model, "--credentials",
-                                 "bot/credentials.yml", "--endpoints", "bot/endpoints.yml", "--port",
-                                 str(ports["rasa"]), "--interface", "127.0.0.1"],
-                                cwd=ROOT, env=env, stdout=log, stderr=log)
-        procs.append(rasa)
+        sup.adopt("redis", start_redis(ports["redis"]))
+        sup.adopt("mongo", start_mongo(ports["mongo"], data_dir / "mongo"))
+        sup.adopt("sandbox", start_sandbox(ports["sandbox"]))
+        sup.start("actions", [bot_python, "-m", "rasa_sdk", "--actions", "bot.actions", "--port",
+                              str(ports["actions"])], env=env, cwd=str(ROOT))
+        rasa = sup.start("rasa", [bot_python, "-c", RASA_CLI, "run", "--model", model, "--credentials",
+                                  "bot/credentials.yml", "--endpoints", "bot/endpoints.yml", "--port",
+                                  str(ports["rasa"]), "--interface", "127.0.0.1"], env=env, cwd=str(ROOT)).process
         wait_http(f"http://127.0.0.1:{ports['rasa']}/webhooks/whatsapp/", rasa, timeout=120)
         http("PATCH", f"{sandbox_url}/_sandbox/config",
              {"webhook_url": f"http://127.0.0.1:{ports['rasa']}/webhooks/whatsapp/webhook"})
@@ -282,14 +282,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
             raise RuntimeError(f"in-process run failed: {inproc.stderr[-2000:]}")
         in_process_result = json.loads(inproc.stdout.strip().splitlines()[-1])
     finally:
-        for proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-        log.close()
+        sup.stop_all(grace=15)
         shutil.rmtree(data_dir, ignore_errors=True)
     return {"loop": loop, "in_process": in_process_result, "model": Path(model).name,
             "settings": {"count": args.count, "customers": args.customers, "rate": args.rate,
@@ -316,9 +309,9 @@ def table(result: Dict[str, Any]) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=300)
-    parser.add_argument("--customers", type=int, default=30)
-    parser.add_argument("--rate", type=float, default=10.0)
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--customers", type=int, default=20)
+    parser.add_argument("--rate", type=float, default=5.0)
     parser.add_argument("--time-limit", type=float, default=90.0)
     parser.add_argument("--bot-python", default=str(ROOT / ".envs" / "bot" / "bin" / "python"))
     parser.add_argument("--in-process", action="store_true", help=argparse.SUPPRESS)

@@ -265,9 +265,11 @@ def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     started = time.monotonic()
     try:
         running = _start(settings, supervisor)
-    except BaseException as exc:
+    except BaseException as exc:  # nothing may be left running, whatever stopped the start
         logs = process_logs(supervisor, {})
         supervisor.stop_all(grace=5)
+        if not isinstance(exc, Exception):
+            raise
         details = "\n".join(f"--- {name} ---\n{text[-4000:]}" for name, text in logs.items())
         raise RuntimeError(f"the platform did not start: {exc!r}\n{details}") from exc
     print(f"[platform] up in {time.monotonic() - started:.1f} s: {running.running.urls()}")
