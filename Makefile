@@ -9,6 +9,8 @@ export PYTHONPATH := $(ROOT)
 export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PYTEST_ARGS ?=
+SERVICES_TESTS ?= tests
+BOT_TESTS ?= tests/connectors tests/bot
 
 .PHONY: run test bench envs env-services env-bot tools test-services test-bot lock-services lock-bot clean
 
@@ -21,10 +23,10 @@ test: envs tools
 	$(MAKE) --no-print-directory test-services test-bot
 
 test-services:
-	$(SERVICES_PY) -m pytest tests $(PYTEST_ARGS)
+	$(SERVICES_PY) -m pytest $(SERVICES_TESTS) $(PYTEST_ARGS)
 
 test-bot:
-	$(BOT_PY) -m pytest tests/connectors tests/bot $(PYTEST_ARGS)
+	$(BOT_PY) -m pytest $(BOT_TESTS) $(PYTEST_ARGS)
 
 envs: env-services env-bot
 

@@ -42,6 +42,10 @@ from devstack import free_port, start_mongo, start_redis, wait_for_port  # noqa:
 SALE_VARS = {"first_name": {"attr": "first_name", "default": "there"}, "discount": {"value": "20%"}}
 
 
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
 def wa(i: int) -> str:
     return f"9198700{i:05d}"
 
@@ -65,6 +69,7 @@ async def run_campaign(ctx: Context, template_id: str, rate: float, limit: float
     started = time.perf_counter()
     await ctx.service.start(campaign["_id"])
     snapshot_s = time.perf_counter() - started
+    log(f"snapshot {snapshot_s:.1f} s")
     worker = Worker(ctx, "bench", concurrency, Purpose.CAMPAIGN)
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
@@ -136,14 +141,19 @@ async def main(args: argparse.Namespace) -> Dict[str, Any]:
         await ctx.ensure_indexes()
         await ctx.templates.sync()
         template = next(t for t in await ctx.templates.list() if t["name"] == "spring_sale")
+        log("seeding")
         result: Dict[str, Any] = {"n": args.n, "seed_s": round(await seed(ctx, args.n), 2)}
+        log(f"seeded in {result['seed_s']} s; campaign")
         result["campaign"] = await run_campaign(ctx, template["_id"], 0, args.time_limit, args.concurrency)
+        log(f"campaign {result['campaign']}; raw client")
         result["raw_aiohttp"] = await raw_baseline(graph, template, result["campaign"]["sent"] or 1000,
                                                    args.concurrency, args.time_limit)
+        log("status processing")
         result["status_processing"] = await status_processing(ctx, result["campaign"]["campaign_id"], 3000)
         await ctx.close()
         paced = Settings(**{**settings.__dict__, "sender_mps": 80.0})
         ctx = await Context.open(paced)
+        log("pacing")
         pace = await run_campaign(ctx, template["_id"], 80, args.pace_seconds, args.concurrency)
         result["pacing_80"] = pace
         result["rss_mb"] = round(psutil.Process().memory_info().rss / 2 ** 20, 1)
