@@ -117,9 +117,6 @@ class ContactStore:
             raise NotFound(f"no contact {wa_id}")
         return doc
 
-    async def find_by_phone(self, phone: str) -> Dict[str, Any]:
-        return await self.get(self.wa_id_of(phone))
-
     def wa_id_of(self, phone: str) -> str:
         try:
             return phones.wa_id(phones.normalize(phone, self.region))

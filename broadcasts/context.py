@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 import redis.asyncio as aioredis
 from motor.motor_asyncio import AsyncIOMotorClient
@@ -90,5 +90,3 @@ class Context:
         self.mongo.close()
         await self.redis.aclose()
 
-    def purpose(self) -> Optional[Any]:
-        return self.followups.purpose

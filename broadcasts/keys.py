@@ -29,7 +29,3 @@ def campaign_pace(campaign_id: str) -> str:
     """GCRA theoretical-arrival time of the campaign's send rate (shared by every worker)."""
     return f"{PREFIX}:bc:pace:{campaign_id}"
 
-
-def import_progress(job_id: str) -> str:
-    """Hash: progress of one CSV import."""
-    return f"{PREFIX}:bc:import:{job_id}"

@@ -9,6 +9,8 @@ type or status becomes ``UNKNOWN``; only a body that is not a JSON object raises
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 # The value types live in connectors.notification; re-exported here, where callers parse.
@@ -24,15 +26,36 @@ class MalformedWebhook(ValueError):
     """The body is not a JSON object."""
 
 
+# JSON may escape a lone UTF-16 surrogate ("\ud800"); json.loads keeps it as a str that no
+# UTF-8 encoder accepts, so one such signed body would fail every Redis write downstream (the
+# fan-out retried it forever). Bodies with surrogate escapes (Meta escapes emoji as pairs) are
+# walked once and lone surrogates become U+FFFD; a valid pair is already one code point.
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")  # json.loads decodes bytes with surrogatepass
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    return value
+
+
 def parse(body: Union[bytes, str, Dict[str, Any]]) -> Notification:
     """Parse a webhook body (raw bytes as received, or an already decoded object)."""
     if isinstance(body, dict):
-        doc: Any = body
+        doc: Any = _scrub(body)
     else:
         try:
             doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: absurd nesting
             raise MalformedWebhook(str(exc)) from exc
+        if isinstance(body, str) and _LONE_SURROGATE.search(body) or \
+                _ESCAPED_SURROGATE.search(body if isinstance(body, bytes) else body.encode("utf-8", "surrogatepass")):
+            doc = _scrub(doc)
     if not isinstance(doc, dict):
         raise MalformedWebhook("webhook body is not a JSON object")
     out = Notification()
@@ -149,12 +172,13 @@ def _str(value: Any) -> str:
 def _int(value: Any) -> int:
     try:
         return int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: JSON 1e400 is float('inf')
         return 0
 
 
 def _float(value: Any) -> float:
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer past float range
         return 0.0
+    return number if math.isfinite(number) else 0.0

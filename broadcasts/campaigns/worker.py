@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Dict, Optional, Set, Tuple
+from typing import Any, Dict, Set, Tuple
 
 from connectors import errors as wa_errors
 
@@ -76,13 +76,16 @@ class Worker:
     async def handle(self, entry: Entry) -> None:
         priority, entry_id, campaign_id, wa_id = entry
         rid = record_id(campaign_id, wa_id)
+        if await self.ctx.campaigns.control(campaign_id) != "running":
+            await self.queue.ack(priority, entry_id)  # resume re-enqueues what is still pending
+            return
         campaign, template = await self._campaign(campaign_id)
         wait = await self.pacer.reserve(campaign_id, float(campaign.get("rate") or self.ctx.settings.default_rate))
         if wait > 0:
             await asyncio.sleep(wait)
-        if await self.ctx.campaigns.control(campaign_id) != "running":
-            await self.queue.ack(priority, entry_id)  # resume re-enqueues what is still pending
-            return
+            if await self.ctx.campaigns.control(campaign_id) != "running":  # paused while we waited
+                await self.queue.ack(priority, entry_id)
+                return
         if not in_window(campaign):
             await self._pause_for_window(campaign_id)
             await self.queue.ack(priority, entry_id)

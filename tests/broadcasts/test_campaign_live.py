@@ -20,9 +20,10 @@ async def _state(live, cid):
 async def test_campaign_sends_exactly_one_per_recipient_and_rolls_up(live):
     ctx = live.ctx
     everyone = await import_contacts(ctx, N, opted_out=5)
-    campaign = await _campaign(live)
+    campaign = await _campaign(live, segment={"filter": {}})  # no consent filter: the planner excludes them
     plan = await ctx.service.preflight(campaign["_id"])
-    assert plan.audience == N - 5 and plan.eligible == N - 5 and plan.by_category == {"marketing": N - 5}
+    assert plan.audience == N and plan.eligible == N - 5 and plan.excluded == {"no_consent": 5}
+    assert plan.by_category == {"marketing": N - 5}
     assert plan.cost > 0
     await ctx.service.start(campaign["_id"])
     assert await wait_for(lambda: _is(live, campaign["_id"], "completed"), 60)
