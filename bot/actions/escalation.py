@@ -33,6 +33,15 @@ return 'ok'
 """
 
 
+def _turn(by: str, text: str, timestamp: Any) -> Dict[str, Any]:
+    """One context turn as docs/contracts.md defines it: {"by": "user"|"bot", "text", "timestamp"?}
+    (handoff/transcript.py reads ``by``; the timestamp is Rasa's, unix seconds)."""
+    turn: Dict[str, Any] = {"by": by, "text": text[:MAX_TURN_CHARS]}
+    if isinstance(timestamp, (int, float)) and not isinstance(timestamp, bool):
+        turn["timestamp"] = timestamp
+    return turn
+
+
 def context(tracker: Tracker) -> Dict[str, Any]:
     """What the agent sees: the topic the customer was on, useful slots, the last turns."""
     session = session_events(tracker)
@@ -44,11 +53,9 @@ def context(tracker: Tracker) -> Dict[str, Any]:
             intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name") or ""
             if intent not in _NOT_A_TOPIC:
                 last_intent = intent
-            turns.append({"from": "customer", "text": (event.get("text") or "")[:MAX_TURN_CHARS],
-                          "intent": intent, "ts": event.get("timestamp")})
+            turns.append(_turn("user", event.get("text") or "", event.get("timestamp")))
         elif kind == "bot" and event.get("text"):
-            turns.append({"from": "bot", "text": event["text"][:MAX_TURN_CHARS],
-                          "ts": event.get("timestamp")})
+            turns.append(_turn("bot", event["text"], event.get("timestamp")))
     slots = {k: v for k, v in tracker.current_slot_values().items()
              if v not in (None, "", [], {}) and k not in _INTERNAL_SLOTS}
     return {"last_intent": last_intent, "slots": slots, "turns": turns[-MAX_TURNS:]}

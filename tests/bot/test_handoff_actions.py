@@ -42,7 +42,8 @@ async def test_asked_handoff_queues_with_context_and_tells_the_customer(redis, r
     ctx = event.data["context"]
     assert ctx["last_intent"] == "order_status"
     assert ctx["slots"] == {"customer_name": "Asha", "order_id": "PS-10023"}
-    assert [t["from"] for t in ctx["turns"]] == ["customer", "bot", "customer"]
+    assert [t["by"] for t in ctx["turns"]] == ["user", "bot", "user"]  # docs/contracts.md
+    assert all(set(t) <= {"by", "text", "timestamp"} for t in ctx["turns"]), ctx["turns"]
     assert "Connecting you to our team" in result["responses"][0]["text"]
 
 

@@ -109,10 +109,6 @@ def test_asking_for_a_human_queues_the_chat_and_then_the_agents_get_the_messages
     assert not any(e.get("message_id") == wamid for e in platform.tracker(customer.wa_id)["events"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug (bot/actions/escalation.py context()): turns are {'from': 'customer'|'bot', 'ts', 'intent'}, "
-    "docs/contracts.md says {'by': 'user'|'bot', 'timestamp'?}; handoff/transcript.py reads 'by', so "
-    "the agent sees every customer turn as a bot line"))
 def test_handoff_context_turns_follow_the_contract(platform: Platform) -> None:
     customer = platform.new_customer()
     customer.ask("hi")
