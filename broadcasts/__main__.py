@@ -73,7 +73,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return asyncio.run(_import(settings, args.file))
     if args.command == "worker":
         if not settings.access_token or not settings.phone_number_id:
-            raise SystemExit("WA_ACCESS_TOKEN and WA_PHONE_NUMBER_ID are required to send")
+            raise SystemExit("WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID are required to send")
         asyncio.run(_worker(settings, args.workers))
         return 0
     from .api.app import create_app

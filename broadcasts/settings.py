@@ -46,22 +46,24 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides: Any) -> "Settings":
-        """Build from ``BROADCASTS_*`` (and the shared ``REDIS_URL``/``MONGO_URL``/``WA_*``) variables."""
+        """Build from ``BROADCASTS_*`` and the shared variables of docs/contracts.md (``REDIS_URL``,
+        ``MONGODB_URL``, ``MONGODB_DB``, ``GRAPH_BASE_URL``, ``GRAPH_VERSION``, ``WHATSAPP_*``)."""
         e = dict(os.environ if env is None else env)
         prices = e.get("BROADCASTS_PRICES")
+        graph = e.get("GRAPH_BASE_URL")
         values: Dict[str, Any] = dict(
             redis_url=e.get("REDIS_URL", cls.redis_url),
-            mongo_url=e.get("MONGO_URL", cls.mongo_url),
-            mongo_db=e.get("BROADCASTS_MONGO_DB", e.get("MONGO_DB", cls.mongo_db)),
+            mongo_url=e.get("MONGODB_URL", cls.mongo_url),
+            mongo_db=e.get("BROADCASTS_MONGO_DB", e.get("MONGODB_DB", cls.mongo_db)),
             host=e.get("BROADCASTS_HOST", cls.host),
             port=int(e.get("BROADCASTS_PORT", cls.port)),
             default_region=e.get("BROADCASTS_DEFAULT_REGION", cls.default_region),
-            graph_url=e.get("WA_GRAPH_URL", cls.graph_url),
-            access_token=e.get("WA_ACCESS_TOKEN", ""),
-            phone_number_id=e.get("WA_PHONE_NUMBER_ID", ""),
-            waba_id=e.get("WA_WABA_ID", ""),
+            graph_url=f"{graph.rstrip('/')}/{e.get('GRAPH_VERSION', 'v23.0')}" if graph else cls.graph_url,
+            access_token=e.get("WHATSAPP_ACCESS_TOKEN", ""),
+            phone_number_id=e.get("WHATSAPP_PHONE_NUMBER_ID", ""),
+            waba_id=e.get("WHATSAPP_WABA_ID", ""),
             default_rate=float(e.get("BROADCASTS_RATE", cls.default_rate)),
-            sender_mps=float(e.get("WA_MPS", cls.sender_mps)),
+            sender_mps=float(e.get("BROADCASTS_SENDER_MPS", cls.sender_mps)),
             worker_concurrency=int(e.get("BROADCASTS_WORKER_CONCURRENCY", cls.worker_concurrency)),
             send_lease_seconds=float(e.get("BROADCASTS_SEND_LEASE_S", cls.send_lease_seconds)),
             queue_reclaim_ms=int(e.get("BROADCASTS_QUEUE_RECLAIM_MS", cls.queue_reclaim_ms)),

@@ -12,9 +12,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 from devstack.lifetime import die_with_parent
+from devstack.ports import wait_for_port
 
 
 @dataclass
@@ -24,6 +25,15 @@ class Child:
     critical: bool = True
     pump: Optional[threading.Thread] = field(default=None, repr=False)
     log_path: Optional[Path] = None
+    #: How to start it again (`Supervisor.restart`): the Popen arguments of `start`, or the
+    #: factory given to `adopt`.
+    args: Sequence[str] = ()
+    env: Optional[Mapping[str, str]] = field(default=None, repr=False)
+    cwd: Optional[str] = None
+    factory: Optional[Callable[[], subprocess.Popen]] = field(default=None, repr=False)
+    #: 127.0.0.1 port that accepts connections once it is up again after a restart.
+    port: Optional[int] = None
+    restarts: int = 0
 
 
 class Supervisor:
@@ -38,16 +48,28 @@ class Supervisor:
         self.log_dir = log_dir
         self._stopping = threading.Event()
 
-    def adopt(self, name: str, process: subprocess.Popen, critical: bool = True) -> Child:
-        """Track a process started elsewhere (e.g. Redis) so it is stopped with the rest."""
-        child = Child(name, process, critical)
+    def adopt(self, name: str, process: subprocess.Popen, critical: bool = True,
+              factory: Optional[Callable[[], subprocess.Popen]] = None,
+              port: Optional[int] = None) -> Child:
+        """Track a process started elsewhere (e.g. Redis) so it is stopped with the rest;
+        `factory` (starts it again, e.g. `lambda: start_redis(port, dir, aof=True)`) makes it
+        restartable."""
+        child = Child(name, process, critical, factory=factory, port=port)
         self.children.append(child)
         return child
 
     def start(self, name: str, args: Sequence[str], env: Optional[Mapping[str, str]] = None,
-              cwd: Optional[str] = None, critical: bool = True) -> Child:
+              cwd: Optional[str] = None, critical: bool = True, port: Optional[int] = None) -> Child:
         """Start `args` in a new session; its output goes to stdout prefixed with `name`, or to
-        `log_dir/<name>.log`."""
+        `log_dir/<name>.log`. `port`: where it listens (what `restart` waits for)."""
+        child = Child(name, self._spawn(name, args, env, cwd), critical,
+                      args=tuple(args), env=env, cwd=cwd, port=port)
+        self.children.append(child)
+        self._attach(child)
+        return child
+
+    def _spawn(self, name: str, args: Sequence[str], env: Optional[Mapping[str, str]],
+               cwd: Optional[str]) -> subprocess.Popen:
         log_path = self.log_dir / f"{name}.log" if self.log_dir is not None else None
         with open(log_path, "ab") if log_path is not None else contextlib.nullcontext() as log:
             process = subprocess.Popen(
@@ -56,11 +78,60 @@ class Supervisor:
                 start_new_session=True, preexec_fn=die_with_parent,
                 text=True, bufsize=1, errors="replace",
             )
-        child = self.adopt(name, process, critical)
-        child.log_path = log_path
-        if log_path is None:
+        return process
+
+    def _attach(self, child: Child) -> None:
+        child.log_path = self.log_dir / f"{child.name}.log" if self.log_dir is not None else None
+        if child.log_path is None:
             child.pump = threading.Thread(target=self._pump, args=(child,), daemon=True)
             child.pump.start()
+
+    # -- fault injection and recovery ------------------------------------------------------
+    def child(self, name: str) -> Child:
+        """The child called `name` (KeyError if there is none)."""
+        for child in self.children:
+            if child.name == name:
+                return child
+        raise KeyError(name)
+
+    def kill(self, name: str, sig: int = signal.SIGKILL, timeout: float = 30.0) -> int:
+        """Send `sig` to the process group of `name` and wait until its leader exits (and, for
+        SIGKILL, reap the whole group); returns its exit code. It is not restarted."""
+        child = self.child(name)
+        _signal_group(child.process, sig)
+        code = child.process.wait(timeout=timeout)
+        if sig == signal.SIGKILL:
+            _signal_group(child.process, signal.SIGKILL)  # grandchildren left in the group
+        return code
+
+    def restart(self, name: str, sig: int = signal.SIGTERM, timeout: float = 180.0,
+                grace: float = 10.0) -> Child:
+        """Stop `name` (`sig`, SIGKILL after `grace`; nothing if it already exited), start it
+        again exactly as first started, and wait for its port (if known). Its log continues."""
+        child = self.child(name)
+        if child.factory is None and not child.args:
+            raise ValueError(f"{name} was adopted without a factory: it cannot be restarted")
+        if child.process.poll() is None:
+            _signal_group(child.process, sig)
+            try:
+                child.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                pass
+        _signal_group(child.process, signal.SIGKILL)
+        try:
+            child.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        if child.factory is not None:
+            child.process = child.factory()
+        else:
+            child.process = self._spawn(name, child.args, child.env, child.cwd)
+            if child.log_path is None:
+                child.pump = threading.Thread(target=self._pump, args=(child,), daemon=True)
+                child.pump.start()
+        child.restarts += 1
+        if child.port is not None:
+            wait_for_port("127.0.0.1", child.port, timeout=timeout, process=child.process)
         return child
 
     @staticmethod

@@ -80,7 +80,7 @@ def start_platform(s: StackSettings, sup: Supervisor) -> RunningPlatform:
         "SANDBOX_PHONE_NUMBER_ID": s.phone_number_id,
         "SANDBOX_WABA_ID": s.waba_id,
         "SANDBOX_WEBHOOK_URL": f"{rasa_url}{RASA_WEBHOOK_PATH}" if rasa_url else "",
-    }, cwd=str(s.root))
+    }, cwd=str(s.root), port=s.sandbox_port)
     wait_for_port("127.0.0.1", s.sandbox_port, timeout=30, process=sup.children[-1].process)
 
     if bot_model:
@@ -89,7 +89,7 @@ def start_platform(s: StackSettings, sup: Supervisor) -> RunningPlatform:
     started: Dict[str, str] = {}
     for package, port in zip(PLATFORM_SERVICES, (s.handoff_port, s.broadcasts_port)):
         if package in s.services and (s.root / package / "__main__.py").exists():
-            sup.start(package, [python, "-m", package], env=env, cwd=str(s.root))
+            sup.start(package, [python, "-m", package], env=env, cwd=str(s.root), port=port)
             wait_for_port("127.0.0.1", port, timeout=60, process=sup.children[-1].process)
             started[package] = f"{local}:{port}"
     return RunningPlatform(
@@ -108,7 +108,9 @@ def _ensure_redis(s: StackSettings, sup: Supervisor) -> str:
     if not s.bundled_redis and port_open("127.0.0.1", 6379):
         return "redis://127.0.0.1:6379/0"
     port = free_port_or(6379)
-    sup.adopt("redis", start_redis(port, s.data_dir / "redis", aof=True))
+    data = s.data_dir / "redis"
+    sup.adopt("redis", start_redis(port, data, aof=True), port=port,
+              factory=lambda: start_redis(port, data, aof=True))
     return f"redis://127.0.0.1:{port}/0"
 
 
@@ -116,7 +118,8 @@ def _ensure_mongo(s: StackSettings, sup: Supervisor) -> str:
     if s.mongodb_url:
         return s.mongodb_url
     port = free_port_or(27017)
-    sup.adopt("mongodb", start_mongo(port, s.data_dir / "mongo"))
+    data = s.data_dir / "mongo"
+    sup.adopt("mongodb", start_mongo(port, data), port=port, factory=lambda: start_mongo(port, data))
     return f"mongodb://127.0.0.1:{port}/"
 
 
@@ -140,12 +143,12 @@ def _prepare_bot(s: StackSettings, env: Dict[str, str]) -> Optional[str]:
 def _start_bot(s: StackSettings, sup: Supervisor, env: Dict[str, str], model: str) -> None:
     assert s.bot_python
     sup.start("actions", [s.bot_python, "-m", "rasa_sdk", "--actions", "bot.actions",
-                          "--port", str(s.actions_port)], env=env, cwd=str(s.root))
+                          "--port", str(s.actions_port)], env=env, cwd=str(s.root), port=s.actions_port)
     sup.start("rasa", [s.bot_python, "-c", RASA_CLI, "run", "--model", model,
                        "--credentials", "bot/credentials.yml", "--endpoints", "bot/endpoints.yml",
                        "--port", str(s.rasa_port), "--interface", "127.0.0.1",
                        "--enable-api", "--auth-token", env["RASA_TOKEN"]],
-              env=env, cwd=str(s.root))
+              env=env, cwd=str(s.root), port=s.rasa_port)
     wait_for_port("127.0.0.1", s.actions_port, timeout=60, process=sup.children[-2].process)
     wait_for_port("127.0.0.1", s.rasa_port, timeout=180, process=sup.children[-1].process)
 

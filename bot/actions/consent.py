@@ -1,5 +1,12 @@
 """Marketing consent from the chat: STOP / START.
 
+Opting out takes one message (STOP). Opting in is an explicit, confirmed choice: the opt_in
+intent (START, "subscribe", ...) only gets the question ``utter_ask_opt_in`` (rules.yml), and
+only its "Yes, send offers" button, whose payload ``/opt_in{"consent": "confirmed"}`` the bot
+itself sent, runs ``action_opt_in``. The action checks that again (:func:`confirmed`): typed text
+reaches Rasa without a leading ``/`` (connectors/mapping.py) and no extractor produces the
+``consent`` entity, so a misread message can only ever lead to the question.
+
 Each change is one Redis transaction: the fast-path key (keys.consent_optout) and the
 ``contact.opted_out|opted_in`` event on the events stream, which broadcasts' consent ledger
 consumes. The customer hears "done" only after Redis said so.
@@ -20,6 +27,18 @@ from . import clients
 from .common import message_id, wa_id
 
 CATEGORY = "marketing"
+CONFIRM_ENTITY, CONFIRM_VALUE = "consent", "confirmed"
+ASK_RESPONSE = "utter_ask_opt_in"
+
+
+def confirmed(tracker: Tracker) -> bool:
+    """True when the latest message is the bot's own confirm button: an intent command (typed
+    text never starts with ``/``) carrying ``consent: confirmed``."""
+    latest = tracker.latest_message or {}
+    if not str(latest.get("text") or "").startswith("/"):
+        return False
+    return any(e.get("entity") == CONFIRM_ENTITY and e.get("value") == CONFIRM_VALUE
+               for e in latest.get("entities") or [])
 
 
 async def record(redis: Any, customer: str, opted_out: bool, event_id: str) -> None:
@@ -45,8 +64,13 @@ class _ConsentAction(Action, metaclass=abc.ABCMeta):
     def name(self) -> Text:
         ...
 
+    def allowed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+        return True
+
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        if not self.allowed(dispatcher, tracker):
+            return []
         customer = wa_id(tracker)
         try:
             await record(clients.redis(), customer, self.opted_out, f"{customer}:{message_id(tracker)}")
@@ -77,3 +101,10 @@ class ActionOptIn(_ConsentAction):
 
     def name(self) -> Text:
         return "action_opt_in"
+
+    def allowed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+        """Only the confirm button records an opt-in; anything else gets the question again."""
+        if confirmed(tracker):
+            return True
+        dispatcher.utter_message(response=ASK_RESPONSE)
+        return False

@@ -14,10 +14,11 @@ N = 150
 
 
 def _worker(settings) -> subprocess.Popen:
-    env = dict(os.environ, REDIS_URL=settings.redis_url, MONGO_URL=settings.mongo_url,
-               BROADCASTS_MONGO_DB=settings.mongo_db, WA_GRAPH_URL=settings.graph_url,
-               WA_ACCESS_TOKEN=settings.access_token, WA_PHONE_NUMBER_ID=settings.phone_number_id,
-               WA_WABA_ID=settings.waba_id, BROADCASTS_QUEUE_RECLAIM_MS="2000", BROADCASTS_LOG_LEVEL="WARNING",
+    base, version = settings.graph_url.rsplit("/", 1)
+    env = dict(os.environ, REDIS_URL=settings.redis_url, MONGODB_URL=settings.mongo_url,
+               BROADCASTS_MONGO_DB=settings.mongo_db, GRAPH_BASE_URL=base, GRAPH_VERSION=version,
+               WHATSAPP_ACCESS_TOKEN=settings.access_token, WHATSAPP_PHONE_NUMBER_ID=settings.phone_number_id,
+               WHATSAPP_WABA_ID=settings.waba_id, BROADCASTS_QUEUE_RECLAIM_MS="2000", BROADCASTS_LOG_LEVEL="WARNING",
                BROADCASTS_CONSUMER=f"crash-{os.getpid()}")
     return subprocess.Popen([sys.executable, "-m", "broadcasts", "worker"], cwd=ROOT, env=env)
 

@@ -1,0 +1,116 @@
+"""Redis and MongoDB go away in the middle of traffic and come back.
+
+Redis (AOF, appendfsync everysec) is stopped cleanly and started again from its AOF: webhooks
+arriving meanwhile get 503 and the sandbox retries them (as Meta does), so no inbound message may
+be lost, and conversations continue.
+
+MongoDB is stopped for 60 s (ARCHITECTURE.md §3: "a Mongo outage delays records without losing
+them or stopping conversations"): the bot keeps answering (order lookups may apologise), the
+handoff transcript writer keeps its lines in Redis until MongoDB returns, then writes every one.
+"""
+from __future__ import annotations
+
+import signal
+import time
+from typing import Any, Dict, List, Set
+
+import pytest
+
+from connectors import keys
+from tests.faults.conftest import FaultPlatform
+from tests.faults.traffic import Traffic, continues
+from tests.plugins.platform import reply_text
+
+pytestmark = pytest.mark.slow
+
+QUEUED = "Connecting you to our team"
+
+
+def test_redis_restart_mid_traffic_loses_no_inbound_message(platform: FaultPlatform) -> None:
+    traffic = Traffic(platform, 20, 3, gap_s=1.0, name="RedisRestart")
+    outage: Dict[str, float] = {}
+
+    def outage_of_redis() -> None:
+        time.sleep(1.0)
+        platform.kill("redis", signal.SIGTERM)  # clean shutdown: the AOF is flushed
+        outage["down"] = time.monotonic()
+        time.sleep(3.0)
+        platform.restart("redis")
+        outage["up"] = time.monotonic()
+
+    traffic.run(during=outage_of_redis)
+    tally = traffic.wait_for_answers(timeout=120)
+    refused = sum(1 for d in platform.sandbox.webhooks()
+                  for a in d.get("attempts", []) if a.get("status") == 503)
+    print(f"[faults] redis restart ({outage['up'] - outage['down']:.1f} s down): {tally.summary()}; "
+          f"{tally.silent()} met with silence; {refused} webhook attempts answered 503 in the sandbox log")
+    dead = platform.redis().xlen(keys.INBOUND_DEAD_STREAM)
+    after = continues(platform, traffic.customers)
+    print(f"[faults] redis restart, after recovery: {after.summary()}")
+    assert not tally.lost, f"lost: {tally.lost_ids()} (dead letters: {dead})"
+    assert not tally.duplicated, tally.summary()
+    assert not after.lost and not after.duplicated, after.summary()
+
+
+def mongo_docs(platform: FaultPlatform, collection: str, query: Dict[str, Any]) -> List[Dict[str, Any]]:
+    import pymongo
+
+    client: Any = pymongo.MongoClient(platform.mongo_url, serverSelectionTimeoutMS=5000)
+    try:
+        return list(client[platform.mongo_db][collection].find(query))
+    finally:
+        client.close()
+
+
+def test_mongo_outage_delays_transcripts_but_loses_none_and_the_bot_keeps_talking(
+        platform: FaultPlatform) -> None:
+    # Customers already with a human: their messages become transcript lines (MongoDB, behind).
+    humans = [platform.new_customer(f"MongoHuman {i}") for i in range(5)]
+    for customer in humans:
+        assert any(QUEUED in reply_text(m) for m in customer.ask("talk to a human"))
+    inbound: Dict[str, Set[str]] = {c.wa_id: set() for c in humans}
+
+    platform.kill("mongodb", signal.SIGTERM)
+    down, down_wall = time.monotonic(), time.time()
+    try:
+        # While MongoDB is down: bot customers chat, humans' customers write to the agents.
+        traffic = Traffic(platform, 10, 3, gap_s=2.0, name="MongoDown")
+        traffic.run()
+        for n in range(3):
+            for customer in humans:
+                inbound[customer.wa_id].add(customer.says(f"still waiting, message {n}"))
+        during = traffic.wait_for_answers(timeout=45, settle_s=1.0)
+        apologies = sorted({t[:60] for texts in during.other.values() for t in texts})
+        print(f"[faults] mongo down: {during.summary()}; {during.silent()} met with silence; "
+              f"replies: {apologies[:2]}")
+        time.sleep(max(0.0, 60.0 - (time.monotonic() - down)))
+    finally:
+        platform.restart("mongodb")
+    print(f"[faults] mongo was down {time.monotonic() - down:.0f} s")
+
+    # Every customer line (and every bot reply to them) lands once MongoDB is back.
+    expected: Dict[str, Set[str]] = {}
+    for customer in humans:
+        expected[customer.wa_id] = inbound[customer.wa_id] | {
+            m["wamid"] for m in customer.replies() if float(m["at"]) >= down_wall}
+    deadline, missing = time.monotonic() + 60, expected
+    while time.monotonic() < deadline:
+        missing = {}
+        for wa_id, wamids in expected.items():
+            stored = {d["_id"] for d in mongo_docs(platform, "handoff_transcript", {"wa_id": wa_id})}
+            if wamids - stored:
+                missing[wa_id] = wamids - stored
+        if not missing:
+            break
+        time.sleep(2.0)
+    lines = sum(len(w) for w in expected.values())
+    print(f"[faults] mongo back: {lines - sum(len(w) for w in missing.values())}/{lines} transcript lines stored")
+    after = continues(platform, traffic.customers)
+    print(f"[faults] mongo back, bot customers: {after.summary()}")
+    tickets = {c.wa_id: len(mongo_docs(platform, "handoff_tickets", {"wa_id": c.wa_id})) for c in humans}
+    assert not missing, f"transcript lines never written: {missing}"
+    assert during.silent() == 0, f"the bot went silent while MongoDB was down: {during.summary()}"
+    assert not during.duplicated, during.summary()
+    assert not after.lost and not after.duplicated, after.summary()
+    assert set(tickets.values()) == {1}, tickets
+
