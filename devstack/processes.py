@@ -62,8 +62,9 @@ class Supervisor:
               cwd: Optional[str] = None, critical: bool = True, port: Optional[int] = None) -> Child:
         """Start `args` in a new session; its output goes to stdout prefixed with `name`, or to
         `log_dir/<name>.log`. `port`: where it listens (what `restart` waits for)."""
-        child = Child(name, self._spawn(name, args, env, cwd), critical,
-                      args=tuple(args), env=env, cwd=cwd, port=port)
+        full_env = {**os.environ, **(env or {})}  # a restart gets the same environment
+        child = Child(name, self._spawn(name, args, full_env, cwd), critical,
+                      args=tuple(args), env=full_env, cwd=cwd, port=port)
         self.children.append(child)
         self._attach(child)
         return child
@@ -73,7 +74,7 @@ class Supervisor:
         log_path = self.log_dir / f"{name}.log" if self.log_dir is not None else None
         with open(log_path, "ab") if log_path is not None else contextlib.nullcontext() as log:
             process = subprocess.Popen(
-                list(args), env={**os.environ, **(env or {})}, cwd=cwd,
+                list(args), env=dict(env or os.environ), cwd=cwd,
                 stdout=log if log is not None else subprocess.PIPE, stderr=subprocess.STDOUT,
                 start_new_session=True, preexec_fn=die_with_parent,
                 text=True, bufsize=1, errors="replace",

@@ -19,9 +19,16 @@ HISTORY = (
     "bar), and the training data was then extended *by category* (more bot-challenge, opt-in, "
     "out-of-scope, size and delivery phrasings) without copying test messages; so `holdout` is no "
     "longer fully blind. `blind` (`bot/tests/nlu_blind.yml`, 10 per intent) was written after that "
-    "round and has never been used to change anything: it is the honest estimate. Two holdout "
-    "messages equal training examples: the canonical keywords STOP and START. Payload-only intents (`handoff_ended`, `share_location`) and the media "
-    "placeholders are not in either set; `tests/bot/test_agent.py` covers them."
+    "round and has never been used to change anything: it is the honest estimate. Four holdout "
+    "messages equal training examples: the canonical keywords STOP, START, restart and reset. "
+    "Later the `restart_chat` intent (\"restart\", \"start over\": a customer's typed `/restart` used to "
+    "read as opt_in 0.92) was added with 16 holdout and 10 blind messages written before it was "
+    "trained, together with out-of-scope test/nonsense phrasings and the `UnknownWordsGuard` "
+    "(`bot/components.py`: no known word -> confidences capped at 0.2 -> fallback; it also sends "
+    "a few real one-word messages the training data never saw, such as \"k\" or \"hiya\", to the "
+    "fallback, which the fallback-rate column includes). Payload-only intents (`handoff_ended`, "
+    "`share_location`) and the media placeholders are not in either set; `tests/bot/test_agent.py` "
+    "covers them."
 )
 
 

@@ -22,7 +22,7 @@ MAX_TURN_CHARS = 500
 # Slots that only steer the bot itself; agents do not need them.
 _INTERNAL_SLOTS = {"requested_slot", "fallback_step", "handoff_offered", "handoff_reason",
                    "session_started_metadata"}
-_NOT_A_TOPIC = {"human_handoff", "affirm", "deny", ""}
+_NOT_A_TOPIC = {"human_handoff", "affirm", "deny", "restart_chat", ""}
 
 _REQUEST = """
 local current = redis.call('HGET', KEYS[1], 'owner')

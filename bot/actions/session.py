@@ -36,14 +36,14 @@ class ActionSessionStart(Action):
 
 
 class ActionRestartChat(Action):
-    """The customer asked to start over: end any form, forget slots but the name, show the menu."""
+    """The customer asked to start over: end any form, forget slots but the name (the rule then
+    shows the menu, ``utter_restart_chat``)."""
 
     def name(self) -> Text:
         return "action_restart_chat"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                   domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
-        dispatcher.utter_message(response="utter_restart_chat")
         events: List[Dict[Text, Any]] = []
         if tracker.active_loop_name:
             events.append(ActiveLoop(None))

@@ -46,7 +46,9 @@ def texts(messages):
     ('/share_location{"latitude":12.97,"longitude":77.59}', "6-digit pincode"),
     ("[empty]", "didn't get that"),           # a message that was only slashes
     ("😀😀😀", "didn't get that"),
-    ("a" * 4096, ""),                         # any harmless reply (it reads as "aaa")
+    ("a" * 4096, "didn't get that"),          # read as "aaa": no known word (UnknownWordsGuard)
+    ("asdfgh jkl", "didn't get that"),        # keyboard mash (was affirm 0.53)
+    ("hmm", "didn't get that"),               # (was greet 0.69)
     ("", "didn't get that"),
     ("   ", "didn't get that"),
 ])
@@ -119,3 +121,57 @@ async def test_hand_back_resumes_cleanly(agent):
     assert "back with the Paidal assistant" in texts(back)
     reply = await say(agent, sender, "thanks")
     assert "Happy to help" in texts(reply)
+
+
+@pytest.mark.parametrize("first, second", [
+    pytest.param("asdfgh jkl", "hmm", id="mash-then-filler"),
+    pytest.param("a" * 4096, "kjhkjh sdfg", id="long-run-then-mash"),
+])
+async def test_two_keyboard_mashes_offer_a_human(agent, redis, first, second):
+    sender = f"9196{abs(hash(first)) % 10**8:08d}"
+    assert "didn't get that" in texts(await say(agent, sender, first))
+    offer = await say(agent, sender, second)
+    assert "connect you to someone" in texts(offer)
+    assert [b["title"] for b in offer[-1]["buttons"]] == ["Yes", "No"]
+
+
+async def consent_events(redis, kind):
+    return [e for e in (Event.from_fields(f) for _, f in await redis.xrange(keys.EVENTS_STREAM))
+            if e.type == kind]
+
+
+async def test_only_the_confirm_button_opts_in(agent, redis):
+    sender = "919700000008"
+    assert "won't get offers" in texts(await say(agent, sender, "STOP"))
+    # What a customer's typed "/restart" and "/opt_in" reach the bot as (connectors/mapping.py),
+    # and START: none of them opts in.
+    assert "start over" in texts(await say(agent, sender, "restart"))
+    for text in ("opt_in", "START"):
+        await say(agent, sender, text)
+    asked = await say(agent, sender, "START")
+    assert "Get offers and new arrivals" in texts(asked)
+    assert [b["title"] for b in asked[-1]["buttons"]] == ["Yes, send offers", "No thanks"]
+    assert await redis.exists(keys.consent_optout(sender)) == 1
+    assert await consent_events(redis, "contact.opted_in") == []
+
+    assert "No problem" in texts(await say(agent, sender, "/deny"))       # "No thanks"
+    assert await redis.exists(keys.consent_optout(sender)) == 1
+
+    confirm = asked[-1]["buttons"][0]["payload"]                           # "Yes, send offers"
+    done = await say(agent, sender, confirm, message_id="wamid.OPTIN")
+    assert "You're in" in texts(done)
+    assert await redis.exists(keys.consent_optout(sender)) == 0
+    [event] = await consent_events(redis, "contact.opted_in")
+    assert event.id == f"{sender}:wamid.OPTIN"
+
+
+async def test_start_over_ends_the_form_and_keeps_the_name(agent):
+    sender = "919700000009"
+    await say(agent, sender, "hello", name="Ravi")
+    assert "order ID" in texts(await say(agent, sender, "where is my order"))
+    assert "start over" in texts(await say(agent, sender, "restart"))
+    reply = await say(agent, sender, "thanks")
+    assert "Happy to help" in texts(reply) and "order ID" not in texts(reply)
+    tracker = await agent.tracker_store.retrieve(sender)
+    assert tracker.active_loop_name is None
+    assert tracker.get_slot("customer_name") == "Ravi"

@@ -32,14 +32,45 @@ async def test_opt_out_sets_key_emits_event_and_confirms(redis, run_action):
     assert "won't get offers" in result["responses"][0]["text"]
 
 
-async def test_opt_in_deletes_key_emits_event_and_confirms(redis, run_action):
+CONFIRM = '/opt_in{"consent": "confirmed"}'  # the "Yes, send offers" button (bot/domain.yml)
+CONFIRMED = [{"entity": "consent", "value": "confirmed"}]
+
+
+def test_the_question_offers_the_confirm_button(domain_dict):
+    [ask] = domain_dict["responses"]["utter_ask_opt_in"]
+    assert [(b["title"], b["payload"]) for b in ask["buttons"]] == [
+        ("Yes, send offers", CONFIRM), ("No thanks", "/deny")]
+    assert all(len(b["title"]) <= 20 for b in ask["buttons"])
+
+
+async def test_the_confirm_button_deletes_key_emits_event_and_confirms(redis, run_action):
     await redis.set(keys.consent_optout(WA), "1 bot")
-    result = await run_action("action_opt_in", tracker(WA, [user("START", "opt_in", message_id="wamid.2")]))
+    result = await run_action("action_opt_in", tracker(WA, [
+        user("START", "opt_in", message_id="wamid.2"),
+        user(CONFIRM, "opt_in", entities=CONFIRMED, message_id="wamid.3")]))
 
     assert await redis.exists(keys.consent_optout(WA)) == 0
     [event] = await events_of(redis, "contact.opted_in")
-    assert event.data["wa_id"] == WA and event.data["category"] == "marketing"
+    assert event.id == f"{WA}:wamid.3"
+    assert event.data == {"wa_id": WA, "source": "bot", "category": "marketing"}
     assert "You're in" in result["responses"][0]["text"]
+
+
+@pytest.mark.parametrize("text, entities", [
+    pytest.param("START", [], id="typed-start"),
+    pytest.param("opt_in", [], id="typed-slash-command"),          # "/opt_in" after the connector
+    pytest.param('opt_in{"consent": "confirmed"}', CONFIRMED, id="typed-payload-without-slash"),
+    pytest.param("/opt_in", [], id="command-without-consent"),
+])
+async def test_anything_but_the_confirm_button_only_asks(redis, run_action, text, entities):
+    """Even if the NLU ever read a message as opt_in, only the bot's own button opts in."""
+    await redis.set(keys.consent_optout(WA), "1 bot")
+    result = await run_action("action_opt_in", tracker(WA, [user(text, "opt_in", entities=entities)]))
+
+    assert await redis.exists(keys.consent_optout(WA)) == 1
+    assert await events_of(redis, "contact.opted_in") == []
+    assert [r.get("response") for r in result["responses"]] == ["utter_ask_opt_in"]
+    assert result["events"] == []
 
 
 async def test_redis_down_never_claims_success(run_action):

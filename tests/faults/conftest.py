@@ -68,7 +68,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultPlatform
                          factory=lambda: start_mongo(mongo_port, mongo_dir))
         settings = dataclasses.replace(settings, redis_url=f"redis://127.0.0.1:{redis_port}/0",
                                        mongodb_url=f"mongodb://127.0.0.1:{mongo_port}/")
-        running = FaultPlatform(start_platform(settings, supervisor), supervisor)
+        # A SIGKILLed broadcasts worker's queue entries are reclaimed after this idle time
+        # (default 30 s); shorter here so the kill test fits the folder's time budget.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("BROADCASTS_QUEUE_RECLAIM_MS", "5000")
+            running = FaultPlatform(start_platform(settings, supervisor), supervisor)
         warmup = running.new_customer("Warm Up")
         assert warmup.ask("hi", timeout=READY_TIMEOUT_S), "the bot did not answer the warm-up 'hi'"
     except BaseException as exc:

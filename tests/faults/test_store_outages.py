@@ -48,8 +48,42 @@ def test_redis_restart_mid_traffic_loses_no_inbound_message(platform: FaultPlatf
     after = continues(platform, traffic.customers)
     print(f"[faults] redis restart, after recovery: {after.summary()}")
     assert not tally.lost, f"lost: {tally.lost_ids()} (dead letters: {dead})"
-    assert not tally.duplicated, tally.summary()
+    # At-least-once (connectors/README.md): a turn whose reply went out while Redis was down
+    # could not be acked, so it is processed again: at most one extra reply per contact.
+    assert len(tally.duplicated) <= len(traffic.customers), tally.summary()
     assert not after.lost and not after.duplicated, after.summary()
+
+
+def groups_behind(platform: FaultPlatform, stream: str, last_id: str) -> Dict[str, str]:
+    """Consumer groups on `stream` that have not yet been delivered `last_id`."""
+    def key(entry_id: str) -> tuple:
+        ms, _, seq = entry_id.partition("-")
+        return int(ms), int(seq or 0)
+    return {g["name"]: g["last-delivered-id"] for g in platform.redis().xinfo_groups(stream)
+            if key(g["last-delivered-id"]) < key(last_id)}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "bug (broadcasts/consumer.py EventConsumer.run, broadcasts/runtime.py): a Redis ConnectionError "
+    "escapes the event consumer's XREADGROUP loop, the asyncio task dies ('background task died' is "
+    "only logged) and nothing restarts it while the process stays up: after a Redis restart the "
+    "'broadcasts' group on parley:events is never read again (no status roll-ups, reply follow-ups, "
+    "STOP opt-outs) until broadcasts itself is restarted"))
+def test_after_a_redis_restart_every_event_consumer_group_catches_up(platform: FaultPlatform) -> None:
+    customer = platform.new_customer("Catch Up")
+    assert customer.ask("hi")
+    platform.kill("redis", signal.SIGTERM)
+    time.sleep(2.0)
+    platform.restart("redis")
+    assert customer.ask("hi"), "the bot did not answer after the Redis restart"
+    last_id = platform.redis().xinfo_stream(keys.EVENTS_STREAM)["last-generated-id"]
+    deadline, behind = time.monotonic() + 20, {"?": "?"}
+    while behind and time.monotonic() < deadline:
+        behind = groups_behind(platform, keys.EVENTS_STREAM, last_id)
+        time.sleep(0.5)
+    dead = platform.dead()
+    assert not dead, f"processes exited after the Redis restart: {dead}"
+    assert not behind, f"consumer groups stuck after the Redis restart (last id {last_id}): {behind}"
 
 
 def mongo_docs(platform: FaultPlatform, collection: str, query: Dict[str, Any]) -> List[Dict[str, Any]]:

@@ -54,6 +54,7 @@ def forgeries(body: bytes) -> List[Any]:
         ("empty secret", sign("", body), SignatureCheck.INVALID),
         ("prefix only", "sha256=", SignatureCheck.INVALID),
         ("non-ascii junk", "sha256=ü" + digest[1:], SignatureCheck.INVALID),
+        ("undecodable header bytes", b"sha256=\xff\xfe".decode("utf-8", "surrogateescape"), SignatureCheck.INVALID),
         ("empty", "", SignatureCheck.MISSING),
         ("absent", None, SignatureCheck.MISSING),
     ]
