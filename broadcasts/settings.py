@@ -39,8 +39,6 @@ class Settings:
     template_sync_seconds: float = 300.0
     maintenance_seconds: float = 1.0
     import_batch: int = 1000
-    webhook_urls: tuple = ()
-    webhook_secret: str = ""
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
     consumer_name: str = "broadcasts-1"
 
@@ -71,14 +69,9 @@ class Settings:
             stuck_sent_minutes=float(e.get("BROADCASTS_STUCK_SENT_MIN", cls.stuck_sent_minutes)),
             frequency_cap=int(e.get("BROADCASTS_FREQUENCY_CAP", cls.frequency_cap)),
             frequency_days=float(e.get("BROADCASTS_FREQUENCY_DAYS", cls.frequency_days)),
-            webhook_urls=tuple(u for u in e.get("BROADCASTS_WEBHOOK_URLS", "").split(",") if u),
-            webhook_secret=e.get("BROADCASTS_WEBHOOK_SECRET", ""),
             consumer_name=e.get("BROADCASTS_CONSUMER", f"broadcasts-{os.getpid()}"),
         )
         if prices:
             values["prices"] = json.loads(open(prices).read() if prices.endswith(".json") else prices)
         values.update(overrides)
-        settings = cls(**values)
-        if settings.webhook_urls and not settings.webhook_secret:
-            raise SystemExit("BROADCASTS_WEBHOOK_SECRET is required when BROADCASTS_WEBHOOK_URLS is set")
-        return settings
+        return cls(**values)

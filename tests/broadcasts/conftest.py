@@ -23,7 +23,7 @@ async def ctx(settings: Settings) -> AsyncIterator[Context]:
     await context.close()
 
 
-async def _live(settings, sandbox_handle, workers: int):
+async def _live(settings, sandbox_handle, workers: int, **overrides):
     from .harness import Pipeline, Sandbox, open_service, service_settings
     sandbox = Sandbox(sandbox_handle)
     ctx0 = await Context.open(settings, build_sender=False)
@@ -31,7 +31,7 @@ async def _live(settings, sandbox_handle, workers: int):
     url = await pipeline.start()
     await sandbox.config(webhook_url=url, throughput_mps=0, pair_rate=False, status_delays_ms=[50, 100, 150],
                          read_probability=1.0)
-    ctx, runtime = await open_service(service_settings(settings, sandbox_handle), workers=workers)
+    ctx, runtime = await open_service(service_settings(settings, sandbox_handle, **overrides), workers=workers)
     yield type("Live", (), {"ctx": ctx, "runtime": runtime, "sandbox": sandbox, "pipeline": pipeline,
                             "settings": ctx.settings})
     await runtime.stop()
@@ -51,6 +51,8 @@ async def live(settings, sandbox):
 
 @pytest.fixture
 async def live_no_workers(settings, sandbox):
-    """The same without in-process workers (tests run worker processes)."""
-    async for value in _live(settings, sandbox, 0):
+    """The same without in-process workers (tests run worker processes). The send lease is
+    long enough for a status to arrive through the pipeline even on a loaded machine, so only
+    truly unsent records are re-sent (the at-least-once window, broadcasts/README.md)."""
+    async for value in _live(settings, sandbox, 0, send_lease_seconds=20.0):
         yield value

@@ -88,13 +88,25 @@ async def env(redis_url: str, mongo_url: str, mongo_db_name: str) -> AsyncIterat
         yield people
         for key in ("admin", "alice", "bob"):
             await people[key].aclose()
+        client = _CLIENTS.pop(base, None)
+        if client is not None:
+            await client.aclose()
 
 
 async def call(base: str, method: str, path: str, body: Optional[Dict[str, Any]] = None,
                headers: Optional[Dict[str, str]] = None, cookies: Optional[Dict[str, str]] = None) -> httpx.Response:
-    async with httpx.AsyncClient(base_url=base, timeout=15, cookies=cookies) as client:
-        return await client.request(method, path, headers=headers or {},
-                                    content=json.dumps(body or {}) if method != "GET" else None)
+    headers = dict(headers or {})
+    if cookies:
+        headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    client = _CLIENTS.get(base)
+    if client is None:
+        client = _CLIENTS[base] = httpx.AsyncClient(base_url=base, timeout=15, verify=False)
+    client.cookies.clear()
+    return await client.request(method, path, headers=headers,
+                                content=json.dumps(body or {}) if method != "GET" else None)
+
+
+_CLIENTS: Dict[str, httpx.AsyncClient] = {}
 
 
 def test_every_route_has_a_policy(env: Dict[str, Any]) -> None:
