@@ -20,7 +20,8 @@ run: envs tools
 
 ## test: build what is missing, then run the whole suite in both environments
 test: envs tools
-	$(MAKE) --no-print-directory test-services test-bot
+	@status=0; $(MAKE) --no-print-directory test-services || status=1; \
+	  $(MAKE) --no-print-directory test-bot || status=1; exit $$status
 
 test-services:
 	$(SERVICES_PY) -m pytest $(SERVICES_TESTS) $(PYTEST_ARGS)

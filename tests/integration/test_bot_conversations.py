@@ -219,11 +219,6 @@ def test_the_handoff_service_turns_the_bots_request_into_a_ticket(platform: Plat
 
 
 @with_services
-@pytest.mark.xfail(strict=True, raises=(AssertionError, OSError), reason=(
-    "bug (broadcasts/settings.py): reads MONGO_URL/MONGO_DB/WA_GRAPH_URL/WA_ACCESS_TOKEN/WA_PHONE_NUMBER_ID/"
-    "WA_WABA_ID instead of the shared MONGODB_URL/MONGODB_DB/GRAPH_BASE_URL/WHATSAPP_* (docs/contracts.md): "
-    "started by devstack it connects to 127.0.0.1:27017 and exits after 30 s (`make run` only works when the "
-    "embedded MongoDB happens to get port 27017)"))
 def test_broadcasts_serves_on_the_platforms_stores(platform: Platform) -> None:
     # The first request waits for the app's start-up (clients, indexes) to finish or fail.
     status, body = http("GET", f"{platform.broadcasts_url}/health", timeout=45)
