@@ -22,24 +22,44 @@ async def ingest_event(ctx: Any, event: Mapping[str, Any]) -> Dict[str, Any]:
     event_id = str(event.get("id") or "")
     if not event_id or not event.get("type"):
         raise InvalidInput("a business event needs 'id' and 'type'")
-    contact_in = await ctx.contacts.parse(str(event.get("phone", "")), event.get("name"),
-                                          event.get("attributes") or {}, event.get("tags") or [])
-    record = {"_id": event_id, "type": event["type"], "wa_id": contact_in.wa_id, "at": datetime.now(timezone.utc)}
-    try:
-        await ctx.db["business_events"].insert_one(record)
-    except DuplicateKeyError:
-        previous = await ctx.db["business_events"].find_one({"_id": event_id})
-        return {"contact": contact_in.wa_id, "wamid": previous.get("wamid"), "duplicate": True}
-    contact = await ctx.contacts.upsert(contact_in)
-    for category in event.get("opt_in") or []:
-        await ctx.ledger.record(contact_in.wa_id, category, Action.OPT_IN, Source.API, ref=f"event:{event_id}")
-    out: Dict[str, Any] = {"contact": contact_in.wa_id, "duplicate": False}
+    # Everything that can be checked is checked before the first write: a rejected event must
+    # leave nothing behind (and its retry must not be taken for a duplicate).
+    categories = event.get("opt_in") or []
+    if not isinstance(categories, list) or any(c not in ("marketing", "utility") for c in categories):
+        raise InvalidInput("opt_in must be a list of 'marketing' and/or 'utility'")
     spec = event.get("template")
+    if spec and (not isinstance(spec, Mapping) or not isinstance(spec.get("variables") or {}, Mapping)):
+        raise InvalidInput("template must be an object {id, variables: {...}}")
+    template = None
     if spec:
         template = await ctx.templates.get(str(spec.get("id") or spec.get("name") or ""))
         ensure_sendable(template)
         if template.get("category") != "utility":
             raise TemplateNotSendable("business events send utility (transactional) templates only")
+    contact_in = await ctx.contacts.parse(str(event.get("phone", "")), event.get("name"),
+                                          event.get("attributes") or {}, event.get("tags") or [])
+    record = {"_id": event_id, "type": str(event["type"]), "wa_id": contact_in.wa_id, "at": datetime.now(timezone.utc)}
+    try:
+        await ctx.db["business_events"].insert_one(record)
+    except DuplicateKeyError:
+        previous = await ctx.db["business_events"].find_one({"_id": event_id})
+        return {"contact": contact_in.wa_id, "wamid": previous.get("wamid"), "duplicate": True}
+    try:
+        return await _apply_event(ctx, event, event_id, contact_in, categories, spec, template)
+    except BaseException:
+        # Not processed after all (missing variables, a send error...): forget the id so the
+        # caller's retry is processed instead of answered "duplicate".
+        await ctx.db["business_events"].delete_one({"_id": event_id, "wamid": {"$exists": False}})
+        raise
+
+
+async def _apply_event(ctx: Any, event: Mapping[str, Any], event_id: str, contact_in: Any, categories: Any,
+                       spec: Any, template: Any) -> Dict[str, Any]:
+    contact = await ctx.contacts.upsert(contact_in)
+    for category in categories:
+        await ctx.ledger.record(contact_in.wa_id, category, Action.OPT_IN, Source.API, ref=f"event:{event_id}")
+    out: Dict[str, Any] = {"contact": contact_in.wa_id, "duplicate": False}
+    if spec:
         values = resolve(spec.get("variables") or {}, template.get("variables") or [], contact)
         from connectors.sender import Purpose
         result = await ctx.sender.send(contact["phone"], build_payload(template, values), purpose=Purpose.TRANSACTIONAL,

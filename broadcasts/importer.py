@@ -61,6 +61,24 @@ class _Lines:
             yield text
 
 
+def _rows(reader: Any, report: ImportReport, keep: int) -> Iterator[Tuple[int, List[str]]]:
+    """(line, cells) of each row; a row the csv module cannot read (e.g. a cell past its field
+    size limit) is reported as a bad row instead of failing the whole import."""
+    while True:
+        before = reader.line_num
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            report.rows += 1
+            report.error(reader.line_num, f"unreadable row: {exc}", keep)
+            if reader.line_num == before:  # no progress: stop rather than loop
+                return
+            continue
+        yield reader.line_num, row
+
+
 class ContactImporter:
     """Imports one CSV stream into a ContactStore (and opt-ins into the consent ledger)."""
 
@@ -80,8 +98,7 @@ class ContactImporter:
         seen: Dict[int, int] = {}
         pending: List[ContactInput] = []
         opt_ins: List[Tuple[str, str]] = []
-        for row in reader:
-            line = reader.line_num
+        for line, row in _rows(reader, report, self.keep_errors):
             if not any(cell.strip() for cell in row):
                 continue
             report.rows += 1

@@ -41,6 +41,12 @@ class Settings:
     import_batch: int = 1000
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
     consumer_name: str = "broadcasts-1"
+    # Accounts are handoff's (one login for both consoles): its agents database and the secret
+    # its session and token hashes are keyed with. The API refuses to start without the secret.
+    secret_key: str = ""
+    accounts_db: str = "parley"
+    login_url: str = ""        # handoff's login page; "" = this host, port handoff_port
+    handoff_port: int = 8788
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides: Any) -> "Settings":
@@ -70,6 +76,10 @@ class Settings:
             frequency_cap=int(e.get("BROADCASTS_FREQUENCY_CAP", cls.frequency_cap)),
             frequency_days=float(e.get("BROADCASTS_FREQUENCY_DAYS", cls.frequency_days)),
             consumer_name=e.get("BROADCASTS_CONSUMER", f"broadcasts-{os.getpid()}"),
+            secret_key=e.get("HANDOFF_SECRET_KEY", ""),
+            accounts_db=e.get("MONGODB_DB", cls.accounts_db),
+            login_url=e.get("BROADCASTS_LOGIN_URL", ""),
+            handoff_port=int(e.get("HANDOFF_PORT", cls.handoff_port)),
         )
         if prices:
             values["prices"] = json.loads(open(prices).read() if prices.endswith(".json") else prices)

@@ -48,7 +48,7 @@ class RunningPlatform:
             if url:
                 urls[name] = f"{url}/"
         if self.handoff_url:
-            urls["agent console login"] = f"{self.admin_email} / {self.admin_password}"
+            urls["console login (handoff + broadcasts)"] = f"{self.admin_email} / {self.admin_password}"
         return urls
 
 

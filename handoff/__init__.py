@@ -1,12 +1,22 @@
 """Parley's human-handoff service: the agent queue (MongoDB), named ticket transitions that
 keep the Redis ownership record, and the live agent console.
 
-Public surface: `create_app(settings)`, `Settings`, `HandoffService`, `Status`, the error tree.
+Public surface: `create_app(settings)`, `Settings`, `HandoffService`, `Status`, the error tree,
+and Parley's accounts, which handoff owns and broadcasts reuses (see `handoff.guard`):
+`Authenticator`, `MongoAgentStore`, `Role`, `Caller`, `HANDOFF_ROLES`, `BROADCASTS_ROLES`,
+`authenticate_request` and `add_security_headers` (Sanic adapters, imported lazily).
 """
-from handoff.errors import ConflictError, Forbidden, HandoffError, InvalidTransition, NotFound
+from typing import AbstractSet, Any, Optional
+
+from handoff.access import Caller
+from handoff.auth import Authenticator
+from handoff.errors import (ConflictError, CsrfRefused, Forbidden, HandoffError, InvalidTransition,
+                            NotFound, Unauthorized)
+from handoff.models import BROADCASTS_ROLES, HANDOFF_ROLES, Role
 from handoff.service import HandoffService
 from handoff.settings import Settings
 from handoff.states import Status
+from handoff.store import MongoAgentStore
 
 
 def create_app(settings: Settings):  # type: ignore[no-untyped-def]
@@ -16,5 +26,23 @@ def create_app(settings: Settings):  # type: ignore[no-untyped-def]
     return factory(settings)
 
 
-__all__ = ["ConflictError", "Forbidden", "HandoffError", "HandoffService", "InvalidTransition",
-           "NotFound", "Settings", "Status", "create_app"]
+async def authenticate_request(request: Any, auth: Authenticator,
+                               roles: Optional[AbstractSet[Role]]) -> Caller:
+    """The caller of a Sanic request: session cookie (+ CSRF on writes) or bearer token, with a
+    role in `roles`; raises Unauthorized (401) / Forbidden or CsrfRefused (403)."""
+    from handoff.api.security import authenticate
+
+    return await authenticate(request, auth, roles)
+
+
+def add_security_headers(request: Any, response: Any) -> Any:
+    """CSP, nosniff, frame and referrer headers; no-store on /api/ (a Sanic response hook)."""
+    from handoff.api.security import add_security_headers as add
+
+    return add(request, response)
+
+
+__all__ = ["BROADCASTS_ROLES", "Authenticator", "Caller", "ConflictError", "CsrfRefused", "Forbidden",
+           "HANDOFF_ROLES", "HandoffError", "HandoffService", "InvalidTransition", "MongoAgentStore",
+           "NotFound", "Role", "Settings", "Status", "Unauthorized", "add_security_headers",
+           "authenticate_request", "create_app"]

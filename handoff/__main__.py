@@ -62,7 +62,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     agent.add_argument("--id", required=True)
     agent.add_argument("--email", required=True)
     agent.add_argument("--name", default="")
-    agent.add_argument("--role", choices=["admin", "supervisor", "agent"], default="agent")
+    agent.add_argument("--role", choices=["admin", "supervisor", "agent", "marketer"], default="agent")
     agent.add_argument("--capacity", type=int, default=5)
     agent.add_argument("--password", default="", help="else $HANDOFF_NEW_PASSWORD, else a prompt")
     token = sub.add_parser("create-token", help="issue a REST API bearer token (printed once)")

@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from handoff import keys
 from handoff.errors import ConflictError
-from handoff.models import Agent, Ticket
+from handoff.models import HANDOFF_ROLES, Agent, Ticket
 from handoff.presence import Presence
 from handoff.service import HandoffService
 from handoff.states import Status
@@ -98,7 +98,8 @@ class Assigner:
         queue = await self._service.tickets.list((Status.QUEUED,), limit=self._max_queue)
         if not queue:
             return result
-        agents = [a for a in await self._agents.list() if a.active and a.capacity > 0]
+        agents = [a for a in await self._agents.list()
+                  if a.active and a.capacity > 0 and a.role in HANDOFF_ROLES]
         online = await self._presence.online(a.id for a in agents)
         waiting = await self._assign(queue, agents, online, result) \
             if self.strategy is not Strategy.OFF and online else queue

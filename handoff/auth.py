@@ -62,21 +62,25 @@ class Authenticator:
         """Check the password; return (agent, session id, csrf token). Too many failures for
         this (email, IP) in the window -> TooManyRequests, before checking anything."""
         counter = keys.login_failures(email, ip)
-        failures = int(await self._redis.get(counter) or 0)
-        if failures >= self._max_failures:
-            ttl = await self._redis.ttl(counter)
+        # Count the attempt BEFORE checking the password (one atomic INCR): reading the counter
+        # first and incrementing after the slow argon2 check let a burst of parallel guesses
+        # all pass the check (tests/security/test_login_bruteforce.py).
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.incr(counter)
+            pipe.ttl(counter)
+            attempts, ttl = await pipe.execute()
+        if int(attempts) > self._max_failures:
+            if int(ttl) < 0:
+                await self._redis.expire(counter, self._failure_window_s)
             raise TooManyRequests("too many failed logins; try again later",
                                   retry_after=max(int(ttl), 1))
+        await self._redis.expire(counter, self._failure_window_s)
         agent = await self._agents.by_email(email) if email else None
         loop = asyncio.get_running_loop()
         ok = await loop.run_in_executor(None, self.passwords.verify,
                                         agent.password_hash if agent else None, password)
         if not ok or agent is None or not agent.active:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(counter)
-                pipe.expire(counter, self._failure_window_s)
-                await pipe.execute()
-            raise Unauthorized("wrong email or password")
+            raise Unauthorized("wrong email or password")  # the attempt is already counted
         await self._redis.delete(counter)
         session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         key = keys.session(self.digest(session_id))

@@ -28,10 +28,17 @@ class Role(str, enum.Enum):
     ADMIN = "admin"
     SUPERVISOR = "supervisor"
     AGENT = "agent"
+    MARKETER = "marketer"  # broadcasts only; never sees or works the agent queue
 
     @property
     def sees_everything(self) -> bool:
         return self in (Role.ADMIN, Role.SUPERVISOR)
+
+
+#: Who may use which console/API. One login (one agents collection, one session store) serves
+#: both services; each service admits only its roles (handoff.guard.authenticate).
+HANDOFF_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.AGENT})
+BROADCASTS_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.MARKETER})
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Mapping
 from handoff.access import Caller, check_owner, check_owner_or_supervisor, check_role, check_view
 from handoff.errors import BadRequest, ConflictError, NotFound
 from handoff.handback import BotResumer
-from handoff.models import Role, Ticket
+from handoff.models import HANDOFF_ROLES, Role, Ticket
 from handoff.replies import Replies
 from handoff.service import HandoffService
 from handoff.states import OPEN_STATUSES, Status
@@ -98,6 +98,6 @@ class Operations:
 
     async def _agent(self, agent_id: str) -> None:
         agent = await self.agents.get(agent_id)
-        if agent is None or not agent.active:
+        if agent is None or not agent.active or agent.role not in HANDOFF_ROLES:
             raise NotFound("no such agent", agent=agent_id)
 

@@ -1,4 +1,5 @@
-"""The Sanic app factory: clients opened on start, background runtime, routes, web console."""
+"""The Sanic app factory: clients opened on start, background runtime, routes, web console.
+Every route but the few in `security.PUBLIC` needs a handoff login or API token."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,6 +10,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, file
 
 from connectors.errors import WhatsAppError
+from handoff import HandoffError, add_security_headers
 
 from ..context import Context
 from ..errors import BroadcastsError
@@ -16,12 +18,14 @@ from ..runtime import Runtime
 from ..settings import Settings
 from . import campaigns, contacts, segments, templates
 from .common import out
+from .security import authenticator, check_secret, login_redirect, require_caller
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 
 
 def create_app(settings: Settings, *, name: str = "broadcasts", workers: int = 1, background: bool = True,
                sender: Optional[Any] = None) -> Sanic:
+    check_secret(settings)
     app = Sanic(name)
     app.config.REQUEST_MAX_SIZE = 2 * 1024 ** 3  # CSV uploads are streamed to disk
     app.config.RESPONSE_TIMEOUT = 300
@@ -33,6 +37,7 @@ def create_app(settings: Settings, *, name: str = "broadcasts", workers: int = 1
         await ctx.ensure_indexes()
         await ctx.ledger.resync_fast_path()
         app.ctx.bc = ctx
+        app.ctx.auth = authenticator(settings, ctx.redis, ctx.mongo)
         app.ctx.runtime = Runtime(ctx, workers=workers if background else 0, consumer=background,
                                   scheduler=background)
         await app.ctx.runtime.start()
@@ -48,10 +53,16 @@ def create_app(settings: Settings, *, name: str = "broadcasts", workers: int = 1
     async def domain_error(request: Request, exc: BroadcastsError) -> HTTPResponse:
         return out({"error": str(exc), "kind": type(exc).__name__}, exc.status)
 
+    @app.exception(HandoffError)
+    async def auth_error(request: Request, exc: HandoffError) -> HTTPResponse:
+        """401/403 of `require_caller` ("login" tells a client where to log in)."""
+        return out({**exc.to_json(), "login": "/login"}, exc.status)
+
     @app.exception(WhatsAppError)
     async def whatsapp_error(request: Request, exc: WhatsAppError) -> HTTPResponse:
         return out({"error": str(exc), "kind": type(exc).__name__, "code": exc.code}, 502)
 
+    @app.get("/healthz", name="healthz")  # the name docker-compose and handoff use
     @app.get("/health")
     async def health(request: Request) -> HTTPResponse:
         return out({"ok": True, "queue_backlog": await app.ctx.bc.queue.backlog()})
@@ -59,6 +70,13 @@ def create_app(settings: Settings, *, name: str = "broadcasts", workers: int = 1
     @app.get("/")
     async def index(request: Request) -> HTTPResponse:
         return await file(WEB / "index.html")
+
+    @app.get("/login")
+    async def login(request: Request) -> HTTPResponse:
+        return login_redirect(request, settings)
+
+    app.on_request(require_caller)
+    app.on_response(add_security_headers)
 
     app.static("/web", str(WEB), name="web")
     for module in (contacts, segments, templates, campaigns):

@@ -7,13 +7,21 @@ const el = (tag, text, attrs) => {
   Object.entries(attrs || {}).forEach(([k, v]) => node.setAttribute(k, v));
   return node;
 };
+// The session cookie is HttpOnly; its CSRF token (parley_csrf, set at login by handoff) is
+// echoed in X-CSRF-Token on every write (double submit).
+function csrfToken() {
+  const m = document.cookie.match(/(?:^|;\s*)parley_csrf=([^;]+)/);
+  return m ? decodeURIComponent(m[1]) : "";
+}
 async function api(method, path, body, raw) {
-  const opts = { method, headers: {} };
+  const opts = { method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
+  if (method !== "GET") opts.headers["X-CSRF-Token"] = csrfToken();
   if (raw !== undefined) { opts.body = raw; opts.headers["Content-Type"] = "text/csv"; }
   else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
   const response = await fetch(path, opts);
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.error || response.statusText);
+  if (response.status === 401) { location.href = "/login"; }  // -> handoff's login, then back here
+  if (!response.ok) throw new Error(data.message || data.error || response.statusText);
   return data;
 }
 function report(error) { alert(error.message || String(error)); }

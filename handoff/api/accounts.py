@@ -41,7 +41,7 @@ async def login(request: Request) -> HTTPResponse:
 
 @bp.post("/logout")
 async def logout(request: Request) -> HTTPResponse:
-    caller = await caller_of(request)
+    caller = await caller_of(request, roles=None)
     await _ctx(request).auth.logout(caller)
     response = json({"ok": True})
     clear_session_cookies(response, _ctx(request).settings.cookie_secure)
@@ -50,7 +50,7 @@ async def logout(request: Request) -> HTTPResponse:
 
 @bp.get("/me")
 async def me(request: Request) -> HTTPResponse:
-    caller = await caller_of(request)
+    caller = await caller_of(request, roles=None)
     agent = await _ctx(request).ops.agents.get(caller.agent_id)
     return json({"agent": agent.public(), "csrf": request.cookies.get("parley_csrf", "")})
 
@@ -110,8 +110,9 @@ async def create_agent(request: Request) -> HTTPResponse:
 
 @bp.post("/tokens")
 async def create_token(request: Request) -> HTTPResponse:
-    """A bearer token for the caller, or (admins) for another agent. Shown once."""
-    caller = await caller_of(request)
+    """A bearer token for the caller, or (admins) for another agent. Shown once. Any role
+    (a marketer's token is for the broadcasts API)."""
+    caller = await caller_of(request, roles=None)
     body = _body(request)
     agent_id = str(body.get("agent") or caller.agent_id)
     if agent_id != caller.agent_id and caller.role is not Role.ADMIN:

@@ -13,9 +13,11 @@ from typing import Any
 
 from sanic import Blueprint, Request
 
+from handoff import guard
 from handoff.api.security import SESSION_COOKIE, same_origin
 from handoff.errors import HandoffError
 from handoff.live import stream_id_key
+from handoff.models import HANDOFF_ROLES
 
 bp = Blueprint("live")
 PING_S = 20.0
@@ -29,6 +31,7 @@ async def live(request: Request, ws: Any) -> None:
         return
     try:
         caller, _ = await ctx.auth.session(request.cookies.get(SESSION_COOKIE, ""))
+        guard.check_roles(caller, HANDOFF_ROLES)
     except HandoffError:
         await ws.close(code=4401, reason="please log in")
         return

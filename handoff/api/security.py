@@ -1,57 +1,46 @@
-"""Request authentication (session cookie or bearer token), CSRF and Origin checks, cookies
-and security headers. Every API route starts with `await caller_of(request)`."""
+"""The Sanic side of request authentication (rules in `handoff.guard`), cookies and security
+headers. Every API route starts with `await caller_of(request)`."""
 from __future__ import annotations
 
-import hmac
-from typing import Any, Optional
-from urllib.parse import urlsplit
+from typing import AbstractSet, Any, Optional
 
 from sanic import Request
 from sanic.response import HTTPResponse
 
+from handoff import guard
 from handoff.access import Caller
-from handoff.errors import CsrfRefused, Unauthorized
+from handoff.auth import Authenticator
+from handoff.guard import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from handoff.models import HANDOFF_ROLES, Role
 
-SESSION_COOKIE = "parley_session"
-CSRF_COOKIE = "parley_csrf"
-CSRF_HEADER = "x-csrf-token"
-UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
        "form-action 'self'")
 
 
 def same_origin(request: Request) -> bool:
-    """True when the browser's Origin header (if any) names this host. Non-browser clients
-    send none; browsers always send it on cross-site POSTs and websocket handshakes."""
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    return urlsplit(origin).netloc == request.host
+    return guard.same_origin(request.headers.get("origin"), request.host)
 
 
 def check_origin(request: Request) -> None:
-    if not same_origin(request):
-        raise CsrfRefused("cross-origin request refused")
+    guard.check_origin(request.headers.get("origin"), request.host)
 
 
-async def caller_of(request: Request) -> Caller:
-    """The authenticated caller. Bearer tokens (REST API) need no CSRF token; cookie sessions
-    must send the session's CSRF token in X-CSRF-Token on unsafe methods, from this origin."""
-    auth = request.app.ctx.handoff.auth
-    header = request.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        return await auth.bearer(header[7:].strip())
-    session_id = request.cookies.get(SESSION_COOKIE, "")
-    if not session_id:
-        raise Unauthorized("please log in")
-    caller, csrf = await auth.session(session_id)
-    if request.method in UNSAFE:
-        check_origin(request)
-        sent = request.headers.get(CSRF_HEADER, "")
-        if not sent or not hmac.compare_digest(sent, csrf):
-            raise CsrfRefused("missing or wrong CSRF token")
-    return caller
+async def authenticate(request: Request, auth: Authenticator,
+                       roles: Optional[AbstractSet[Role]]) -> Caller:
+    """`handoff.guard.authenticate` over a Sanic request (used by handoff and broadcasts)."""
+    return await guard.authenticate(
+        auth, method=request.method, authorization=request.headers.get("authorization", ""),
+        session_cookie=request.cookies.get(SESSION_COOKIE, ""),
+        csrf_header=request.headers.get(CSRF_HEADER, ""), origin=request.headers.get("origin"),
+        host=request.host, roles=roles)
+
+
+async def caller_of(request: Request,
+                    roles: Optional[AbstractSet[Role]] = HANDOFF_ROLES) -> Caller:
+    """The authenticated caller of a handoff route (403 for roles without queue access, e.g.
+    marketers; `roles=None` for the account routes every role uses)."""
+    return await authenticate(request, request.app.ctx.handoff.auth, roles)
 
 
 def set_session_cookies(response: HTTPResponse, session_id: str, csrf: str, *, secure: bool,

@@ -8,10 +8,24 @@ import pytest
 from broadcasts.context import Context
 from broadcasts.settings import Settings
 
+from .harness import SECRET, Accounts
+
 
 @pytest.fixture
 def settings(redis_url: str, mongo_url: str, mongo_db_name: str) -> Settings:
-    return Settings(redis_url=redis_url, mongo_url=mongo_url, mongo_db=mongo_db_name, consumer_name="test")
+    return Settings(redis_url=redis_url, mongo_url=mongo_url, mongo_db=mongo_db_name, consumer_name="test",
+                    secret_key=SECRET, accounts_db=mongo_db_name)
+
+
+@pytest.fixture
+async def accounts(settings: Settings) -> AsyncIterator[Accounts]:
+    """Handoff's accounts in the test database (the API's callers); see harness.Accounts."""
+    import redis.asyncio as aioredis
+    from motor.motor_asyncio import AsyncIOMotorClient
+    redis, mongo = aioredis.from_url(settings.redis_url), AsyncIOMotorClient(settings.mongo_url, tz_aware=True)
+    yield Accounts(redis, mongo[settings.accounts_db])
+    mongo.close()
+    await redis.aclose()
 
 
 @pytest.fixture

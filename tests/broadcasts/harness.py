@@ -3,9 +3,10 @@ running broadcasts Context + Runtime wired to the sandbox."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, AsyncIterator, Dict, List, Optional
 
 import httpx
 from aiohttp import web
@@ -113,3 +114,53 @@ async def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.2)
         if value or time.monotonic() > deadline:
             return value
         await asyncio.sleep(interval)
+
+
+SECRET = "broadcasts-test-secret-0123456789"
+
+
+class Accounts:
+    """Handoff's accounts, as the broadcasts API sees them: people with a role, their bearer
+    tokens and console sessions (cheap argon2 parameters)."""
+
+    def __init__(self, redis: Any, db: Any) -> None:
+        from handoff import Authenticator, MongoAgentStore
+        from handoff.auth import Passwords
+        self.auth = Authenticator(redis, MongoAgentStore(db), SECRET, passwords=Passwords(1024, 1))
+
+    async def token(self, role: str) -> str:
+        await self._person(role)
+        return await self.auth.issue_token(role, "test")
+
+    async def session(self, role: str) -> "tuple[str, str]":
+        """(session cookie value, csrf token) of a fresh login."""
+        await self._person(role)
+        _, session_id, csrf = await self.auth.login(f"{role}@example.com", "password-123", "127.0.0.1")
+        return session_id, csrf
+
+    async def _person(self, role: str) -> None:
+        from handoff import Role
+        if await self.auth._agents.get(role) is None:  # noqa: SLF001 - test helper
+            await self.auth.create_agent(role, f"{role}@example.com", role, Role(role), "password-123")
+
+
+@contextlib.asynccontextmanager
+async def serve(settings: Settings, **app_options: Any) -> AsyncIterator[Any]:
+    """The broadcasts app (`create_app`) on a free port; yields (base URL, app)."""
+    import uuid
+
+    from broadcasts.api.app import create_app
+    app = create_app(settings, name=f"bc{uuid.uuid4().hex[:8]}", **app_options)
+    app.config.TOUCHUP = False  # Sanic's TouchUp fails on a second app in one process
+    port = free_port()
+    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
+    await server.startup()
+    await server.before_start()
+    await server.after_start()
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        await server.before_stop()
+        server.close()
+        await server.wait_closed()
+        await server.after_stop()

@@ -2,16 +2,12 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
 
-from broadcasts.api.app import create_app
-from devstack import free_port
-
-from .harness import Pipeline, Sandbox, service_settings, wait_for
+from .harness import Pipeline, Sandbox, serve, service_settings, wait_for
 from .helpers import per_recipient
 
 CSV = "phone,name,first_name,gender,shoe_size,opt_in\n" + "\n".join(
@@ -20,26 +16,17 @@ CSV = "phone,name,first_name,gender,shoe_size,opt_in\n" + "\n".join(
 
 
 @pytest.fixture
-async def api(settings, sandbox):
+async def api(settings, sandbox, accounts):
     box = Sandbox(sandbox)
     pipeline = Pipeline(__import__("redis.asyncio", fromlist=["x"]).from_url(settings.redis_url, decode_responses=True),
                         sandbox.app_secret, sandbox.verify_token)
     await box.config(webhook_url=await pipeline.start(), throughput_mps=0, pair_rate=False)
-    app = create_app(service_settings(settings, sandbox), name=f"bc{uuid.uuid4().hex[:8]}")
-    app.config.TOUCHUP = False  # Sanic's TouchUp fails on a second app in one process
-    port = free_port()
-    server = await app.create_server(host="127.0.0.1", port=port, return_asyncio_server=True)
-    await server.startup()
-    await server.before_start()
-    await server.after_start()
-    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30)
-    await client.post("/api/templates/sync")
-    yield client, box, app
-    await client.aclose()
-    await server.before_stop()
-    server.close()
-    await server.wait_closed()
-    await server.after_stop()
+    async with serve(service_settings(settings, sandbox)) as (url, app):
+        client = httpx.AsyncClient(base_url=url, timeout=30,
+                                   headers={"Authorization": f"Bearer {await accounts.token('marketer')}"})
+        await client.post("/api/templates/sync")
+        yield client, box, app
+        await client.aclose()
     await pipeline.stop()
     await pipeline.redis.aclose()
     await box.close()

@@ -166,3 +166,22 @@ async def test_bearer_tokens_for_integrators(env: Dict[str, Any]) -> None:
     db = env["app"].ctx.handoff.mongo[env["app"].ctx.settings.mongodb_db]
     stored = await db["handoff_tokens"].find_one({})
     assert stored["_id"] != token and token not in str(stored)
+
+
+async def test_a_marketer_may_log_in_but_not_use_the_agent_queue(env: Dict[str, Any]) -> None:
+    admin, base = env["admin"], env["base"]
+    created = await admin.post("/api/agents", {"id": "mia", "email": "mia@example.com",
+                                               "password": "mia-password", "role": "marketer"})
+    assert created.status_code == 201, created.text
+    mia = Agent(base)
+    try:
+        assert (await mia.login("mia@example.com", "mia-password")).status_code == 200
+        assert (await mia.get("/api/me")).json()["agent"]["role"] == "marketer"
+        assert (await mia.post("/api/tokens", {"label": "broadcasts"})).status_code == 201
+        tid = await new_ticket(env)
+        assert (await mia.get("/api/tickets?view=queue")).status_code == 403
+        assert (await mia.post(f"/api/tickets/{tid}/claim")).status_code == 403
+        assert (await admin.post(f"/api/tickets/{tid}/assign", {"agent": "mia"})).status_code == 404
+        assert (await mia.post("/api/logout")).status_code == 200
+    finally:
+        await mia.aclose()

@@ -82,6 +82,25 @@ class Platform:
         self.handoff_url = running.handoff_url
         self.broadcasts_url = running.broadcasts_url
         self._redis: Any = None
+        self._admin_token = ""
+
+    # -- accounts ---------------------------------------------------------------------------
+    def admin_headers(self) -> Dict[str, str]:
+        """``Authorization: Bearer`` of the dev admin (devstack's HANDOFF_ADMIN_*), for the
+        handoff and broadcasts REST APIs (both need a login since broadcasts has auth). The
+        token is issued once through handoff's login + /api/tokens, like an integrator would."""
+        if not self._admin_token:
+            import httpx
+
+            with httpx.Client(base_url=self.handoff_url, timeout=30) as console:
+                login = console.post("/api/login", json={"email": self.running.admin_email,
+                                                         "password": self.running.admin_password})
+                login.raise_for_status()
+                issued = console.post("/api/tokens", json={"label": "tests"},
+                                      headers={"X-CSRF-Token": login.json()["csrf"]})
+                issued.raise_for_status()
+                self._admin_token = issued.json()["token"]
+        return {"Authorization": f"Bearer {self._admin_token}"}
 
     # -- customers --------------------------------------------------------------------------
     def new_customer(self, name: str = "Asha") -> "Customer":
