@@ -94,6 +94,13 @@ class ContactStore:
     async def parse(self, phone: str, name: Optional[str] = None,
                     attrs: Optional[Mapping[str, Any]] = None, tags: Sequence[str] = ()) -> ContactInput:
         """Validate raw input into a ContactInput (InvalidInput with the reason otherwise)."""
+        # JSON callers can send any type: refuse wrong shapes with a 400, not a 500 halfway through.
+        if name is not None and not isinstance(name, str):
+            raise InvalidInput("name must be a string")
+        if attrs is not None and not isinstance(attrs, Mapping):
+            raise InvalidInput("attributes must be an object")
+        if isinstance(tags, str) or not isinstance(tags, Sequence) or not all(isinstance(t, str) for t in tags):
+            raise InvalidInput("tags must be a list of strings")
         e164 = phones.normalize(phone, self.region)
         typed = (await self.schema()).coerce_all(attrs or {})
         clean_tags = [t.strip().lower() for t in tags if t and t.strip()]

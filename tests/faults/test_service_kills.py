@@ -53,6 +53,18 @@ def test_handoff_sigkill_while_tickets_are_being_opened(platform: FaultPlatform)
     assert len(mongo_docs(platform, "handoff_tickets", {"wa_id": late.wa_id})) == 1
 
 
+def broadcasts_api(platform: FaultPlatform) -> httpx.Client:
+    """A client of the broadcasts API with the bootstrap admin's console session: logged in on
+    handoff (one login for both consoles; cookies are per host), CSRF token on every call."""
+    with httpx.Client(base_url=platform.handoff_url, timeout=30) as handoff:
+        login = handoff.post("/api/login", json={"email": platform.running.admin_email,
+                                                 "password": platform.running.admin_password})
+        assert login.status_code == 200, login.text
+        cookies = httpx.Cookies(handoff.cookies)
+    return httpx.Client(base_url=platform.broadcasts_url, timeout=30, cookies=cookies,
+                        headers={"X-CSRF-Token": login.json()["csrf"]})
+
+
 def _campaign_recipients(n: int) -> List[str]:
     prefix = f"9197{secrets.randbelow(10**4):04d}"
     return [f"{prefix}{i:04d}" for i in range(n)]
@@ -64,7 +76,7 @@ def test_broadcasts_sigkill_mid_campaign_sends_each_recipient_once(platform: Fau
     recipients = _campaign_recipients(60)
     csv = "phone,name,first_name,opt_in,tags\n" + "".join(
         f"+{w},P{i},F{i},yes,{tag}\n" for i, w in enumerate(recipients))
-    with httpx.Client(base_url=platform.broadcasts_url, timeout=30) as api:
+    with broadcasts_api(platform) as api:
         job = api.post("/api/contacts/import", content=csv.encode(),
                        headers={"Content-Type": "text/csv"})
         assert job.status_code == 202, job.text
@@ -98,7 +110,7 @@ def test_broadcasts_sigkill_mid_campaign_sends_each_recipient_once(platform: Fau
 
     state: Dict[str, Any] = {}
     deadline = time.monotonic() + 75
-    with httpx.Client(base_url=platform.broadcasts_url, timeout=30) as api:
+    with broadcasts_api(platform) as api:
         while time.monotonic() < deadline:
             state = api.get(f"/api/campaigns/{cid}").json()
             if state.get("state") == "completed":

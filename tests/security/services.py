@@ -17,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "security-tests-secret-key-0123456789"
 
 
-def issue_token(redis_url: str, mongo_url: str, db: str, agent_id: str, role: str) -> str:
+def issue_token(redis_url: str, mongo_url: str, db: str, agent_id: str, role: str, session: bool = False) -> str:
     """An account in handoff's agents collection (the accounts both consoles share) and a
-    bearer token for it."""
+    bearer token for it (or, with `session`, "<session id> <csrf token>" of a console login)."""
     import asyncio
 
     import redis.asyncio as aioredis
@@ -35,6 +35,9 @@ def issue_token(redis_url: str, mongo_url: str, db: str, agent_id: str, role: st
         try:
             auth = Authenticator(redis, MongoAgentStore(mongo[db]), SECRET_KEY, passwords=Passwords(1024, 1))
             await auth.create_agent(agent_id, f"{agent_id}@example.com", agent_id, Role(role), f"{agent_id}-password")
+            if session:
+                _, session_id, csrf = await auth.login(f"{agent_id}@example.com", f"{agent_id}-password", "127.0.0.1")
+                return f"{session_id} {csrf}"
             return await auth.issue_token(agent_id, "security-tests")
         finally:
             mongo.close()

@@ -211,3 +211,31 @@ async def test_live_feed_needs_a_session_from_this_origin(env: Dict[str, Any]) -
                                                            "Origin": f"http://127.0.0.1:{env['port']}"}) as ws:
         hello = json.loads(await ws.recv())
         assert hello["type"] == "hello" and hello["agent"] == "bob"
+
+
+async def test_cross_origin_form_posts_are_refused(env: Dict[str, Any]) -> None:
+    """What a hostile page can make a logged-in agent's browser send: a form POST (urlencoded or
+    text/plain "JSON") or a fetch, carrying the cookies, from another Origin; with or without
+    the CSRF token (which that page cannot read), it is refused and nothing changes."""
+    base, ticket = env["base"], env["ticket"]
+    bob = env["bob"]
+    cookies = dict(bob.http.cookies)
+    url = f"/api/tickets/{ticket}/requeue"
+    attempts = [
+        ({"Origin": "http://evil.example", "Content-Type": "application/x-www-form-urlencoded"}, b"a=1"),
+        ({"Origin": "http://evil.example", "Content-Type": "text/plain"}, b'{"agent": ""}'),
+        ({"Origin": "null", "Content-Type": "text/plain"}, b"{}"),
+        ({"Origin": "http://evil.example", "X-CSRF-Token": bob.csrf}, b"{}"),
+        ({"Origin": f"http://127.0.0.1:{env['port']}.evil.example", "X-CSRF-Token": bob.csrf}, b"{}"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, b"a=1"),  # no Origin, no token
+    ]
+    for headers, body in attempts:
+        headers = {**headers, "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}
+        async with httpx.AsyncClient(base_url=base, timeout=15) as raw:
+            response = await raw.post(url, content=body, headers=headers)
+        assert response.status_code == 403 and response.json()["error"] == "csrf", (headers, response.text)
+    detail = (await env["admin"].get(f"/api/tickets/{ticket}")).json()["ticket"]
+    assert detail["agent"] == "bob" and detail["status"] == "assigned"
+    # The same request from the console itself (same origin, token) works: the refusals are real.
+    ok = await bob.post(url, {}, headers={"Origin": f"http://127.0.0.1:{env['port']}"})
+    assert ok.status_code == 200, ok.text
