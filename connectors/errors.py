@@ -224,10 +224,13 @@ class RetryPolicy:
     waits ``maintenance_delay``; other transient errors wait a jittered exponential delay
     ("equal jitter": half fixed, half random, so retries spread without collapsing to zero).
     An ambiguous transport error (the request may have reached Meta) is retried at most
-    ``ambiguous_retries`` times, because the Cloud API has no idempotency key.
+    ``ambiguous_retries`` times, because the Cloud API has no idempotency key. A throughput
+    rejection (130429, 4, 80007) is certain not to have been sent, so it may be retried for
+    longer (``rate_limited_attempts``, about two minutes): a storm delays a reply, never drops it.
     """
 
     max_attempts: int = 5
+    rate_limited_attempts: int = 12
     base_delay: float = 0.25
     max_delay: float = 30.0
     pair_base: float = 1.0
@@ -243,7 +246,8 @@ class RetryPolicy:
         ``attempt`` is the number of attempts made so far (1 after the first failure);
         ``ambiguous_so_far`` counts ambiguous transport failures including this one.
         """
-        if not error.is_transient or attempt >= self.max_attempts:
+        limit = self.rate_limited_attempts if isinstance(error, RateLimited) else self.max_attempts
+        if not error.is_transient or attempt >= limit:
             return None
         if isinstance(error, TransportError) and error.ambiguous and ambiguous_so_far > self.ambiguous_retries:
             return None
