@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, List, Optional
+from typing import Any, Awaitable, Callable, List, Optional
 
 from .campaigns.scheduler import CampaignScheduler
 from .campaigns.worker import Worker, make_purpose
@@ -27,11 +27,15 @@ class Runtime:
     async def start(self) -> None:
         name = self.ctx.settings.consumer_name
         if self.with_consumer:
-            self.tasks.append(asyncio.create_task(EventConsumer(self.ctx, name).run(self.stop_event)))
+            consumer = EventConsumer(self.ctx, name)
+            self.tasks.append(asyncio.create_task(
+                _supervised("event consumer", lambda: consumer.run(self.stop_event), self.stop_event)))
         for i in range(self.n_workers):
             worker = Worker(self.ctx, f"{name}-w{i}", self.ctx.settings.worker_concurrency, make_purpose())
             self.workers.append(worker)
-            self.tasks.append(asyncio.create_task(worker.run(self.stop_event, self.ctx.settings.queue_reclaim_ms)))
+            self.tasks.append(asyncio.create_task(_supervised(
+                f"worker {i}", lambda w=worker: w.run(self.stop_event, self.ctx.settings.queue_reclaim_ms),
+                self.stop_event)))
         if self.with_scheduler:
             self.scheduler = CampaignScheduler(self.ctx)
             self.scheduler.start()
@@ -47,6 +51,28 @@ class Runtime:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+
+
+async def _supervised(name: str, run: Callable[[], Awaitable[None]], stop: asyncio.Event) -> None:
+    """Run a background loop until `stop`, restarting it with backoff when it raises.
+
+    A Redis restart or a MongoDB outage makes the loops raise; without this the process stayed
+    up with no event consumer (status roll-ups, follow-ups and STOP opt-outs silently stopped).
+    The loops acknowledge only after their effect, so a restart re-reads what was pending."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            await run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - any failure of the loop is retried, never fatal
+            log.exception("%s failed; restarting in %.1f s", name, delay)
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except asyncio.TimeoutError:
+                pass
+            delay = min(delay * 2, 10.0)
 
 
 def _log_crash(task: asyncio.Task) -> None:

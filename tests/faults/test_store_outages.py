@@ -62,12 +62,6 @@ def groups_behind(platform: FaultPlatform, stream: str, last_id: str) -> Dict[st
             if key(g["last-delivered-id"]) < key(last_id)}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug (broadcasts/consumer.py EventConsumer.run, broadcasts/runtime.py): a Redis ConnectionError "
-    "escapes the event consumer's XREADGROUP loop, the asyncio task dies ('background task died' is "
-    "only logged) and nothing restarts it while the process stays up: after a Redis restart the "
-    "'broadcasts' group on parley:events is never read again (no status roll-ups, reply follow-ups, "
-    "STOP opt-outs) until broadcasts itself is restarted"))
 def test_after_a_redis_restart_every_event_consumer_group_catches_up(platform: FaultPlatform) -> None:
     customer = platform.new_customer("Catch Up")
     assert customer.ask("hi")
