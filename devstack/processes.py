@@ -114,15 +114,8 @@ class Supervisor:
             raise ValueError(f"{name} was adopted without a factory: it cannot be restarted")
         if child.process.poll() is None:
             _signal_group(child.process, sig)
-            try:
-                child.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
-        _signal_group(child.process, signal.SIGKILL)
-        try:
-            child.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+            _wait_quietly(child.process, grace)
+        _kill_group(child.process)
         if child.factory is not None:
             child.process = child.factory()
         else:
@@ -171,20 +164,24 @@ class Supervisor:
             _signal_group(child.process, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for child in reversed(self.children):
-            remaining = max(0.0, deadline - time.monotonic())
-            try:
-                child.process.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                pass
-            # The group may hold grandchildren even after the leader exits.
-            _signal_group(child.process, signal.SIGKILL)
-            try:
-                child.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+            _wait_quietly(child.process, max(0.0, deadline - time.monotonic()))
+            _kill_group(child.process)
 
     def pids(self) -> Dict[str, int]:
         return {c.name: c.process.pid for c in self.children}
+
+
+def _wait_quietly(process: subprocess.Popen, timeout: float) -> None:
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the whole group: it may hold grandchildren even after the leader exits."""
+    _signal_group(process, signal.SIGKILL)
+    _wait_quietly(process, 5)
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:

@@ -60,7 +60,7 @@ def start_platform(s: StackSettings, sup: Supervisor) -> RunningPlatform:
         **s.shared_env(redis_url, mongodb_url),
         "RASA_TOKEN": dev_secret(s.data_dir, "RASA_TOKEN"),
         "HANDOFF_SECRET_KEY": dev_secret(s.data_dir, "HANDOFF_SECRET_KEY"),
-        "HANDOFF_ADMIN_EMAIL": os.environ.get("HANDOFF_ADMIN_EMAIL", "admin@parley.local"),
+        "HANDOFF_ADMIN_EMAIL": s.admin_email,
         "HANDOFF_ADMIN_PASSWORD": dev_secret(s.data_dir, "HANDOFF_ADMIN_PASSWORD", 12),
         "HANDOFF_PORT": str(s.handoff_port),
         "BROADCASTS_PORT": str(s.broadcasts_port),

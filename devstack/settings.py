@@ -36,6 +36,7 @@ class StackSettings:
     waba_id: str
     graph_version: str
     bot_config: str
+    admin_email: str               # the dev admin of both consoles
     services: Tuple[str, ...] = PLATFORM_SERVICES  # which of PLATFORM_SERVICES to start
     sandbox_env: Tuple[Tuple[str, str], ...] = ()  # extra SANDBOX_* settings (tests: fast timings)
 
@@ -64,6 +65,7 @@ class StackSettings:
             waba_id=env.get("WHATSAPP_WABA_ID", "200000000000001"),
             graph_version=env.get("GRAPH_VERSION", "v23.0"),
             bot_config=env.get("PARLEY_BOT_CONFIG", "fast"),
+            admin_email=env.get("HANDOFF_ADMIN_EMAIL", "admin@parley.local"),
         )
 
     def with_free_ports(self) -> "StackSettings":
