@@ -24,9 +24,10 @@ def redis() -> Any:
     if _redis is None:
         from redis import asyncio as aioredis
 
+        from connectors.redis_options import restart_tolerant
+
         s = settings()
-        _redis = aioredis.from_url(s.redis_url, socket_timeout=s.io_timeout_s,
-                                   socket_connect_timeout=s.io_timeout_s)
+        _redis = aioredis.from_url(s.redis_url, **restart_tolerant(s.io_timeout_s))
     return _redis
 
 

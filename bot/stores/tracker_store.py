@@ -25,16 +25,13 @@ import logging
 from typing import Any, Dict, Iterable, List, Optional, Text
 
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import SerializedTrackerAsText, TrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.trackers import DialogueStateTracker
 
 from connectors import keys
+from connectors.redis_options import restart_tolerant
 
 from .archive import ArchiveFlusher
 
@@ -67,10 +64,7 @@ class LiveSessionTrackerStore(TrackerStore, SerializedTrackerAsText):
         # After a Redis restart the pooled connections are stale: retry once on a fresh one instead
         # of failing the save (rasa would then keep the turn only in process memory).
         self.red = aioredis.Redis(host=host or "localhost", port=int(port), db=int(db), username=username,
-                                  password=password, ssl=bool(use_ssl), socket_timeout=5, socket_connect_timeout=5,
-                                  retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), 3),
-                                  retry_on_error=[RedisConnectionError, RedisTimeoutError],
-                                  health_check_interval=15)
+                                  password=password, ssl=bool(use_ssl), **restart_tolerant(5.0))
         self.record_exp = int(record_exp) if record_exp else None
         prefix = str(key_prefix) if key_prefix else ""
         if prefix and not prefix.isalnum():
