@@ -10,7 +10,7 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 PYTEST_ARGS ?=
 SERVICES_TESTS ?= tests
-BOT_TESTS ?= tests/connectors tests/security tests/bot
+BOT_TESTS ?= tests/connectors tests/security tests/bot tests/observability
 
 .PHONY: run test bench envs env-services env-bot tools test-services test-bot lock-services lock-bot clean
 

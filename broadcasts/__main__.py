@@ -1,8 +1,11 @@
-"""``python -m broadcasts [serve|worker|import FILE]``.
+"""``python -m broadcasts [serve|worker|import FILE|<resource> <verb> ...]``.
 
 serve (default): REST API + web console on BROADCASTS_PORT, event consumer, scheduler, workers.
 worker:          one more send-worker process (no API, no scheduler).
-import FILE:     import a contacts CSV with a progress bar; bad rows listed on stderr.
+import FILE:     import a contacts CSV straight into the database (this host's settings) with a
+                 progress bar; bad rows listed on stderr.
+<resource> <verb>: the REST API client (`broadcasts.cli`): schema, contacts, consent, events,
+                 segments, templates, campaigns, webhooks; over HTTP, to --url / BROADCASTS_URL.
 """
 from __future__ import annotations
 
@@ -13,13 +16,12 @@ import os
 import sys
 from typing import List, Optional
 
+from observability.logs import install_from_env
+
+from . import cli
+from .cli.output import bar as _bar
 from .context import Context
 from .settings import Settings
-
-
-def _bar(done: int, total: int, width: int = 30) -> str:
-    frac = done / total if total else 1.0
-    return f"[{'#' * int(frac * width):<{width}}] {frac * 100:5.1f}%"
 
 
 async def _import(settings: Settings, path: str) -> int:
@@ -57,16 +59,19 @@ async def _worker(settings: Settings, workers: int) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m broadcasts")
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("serve")
-    worker = sub.add_parser("worker")
+    parser = argparse.ArgumentParser(prog="python -m broadcasts", description=cli.__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="command")
+    sub.add_parser("serve", help="run the API, console, consumer, scheduler and a worker (the default)")
+    worker = sub.add_parser("worker", help="run extra send-worker process(es)")
     worker.add_argument("--workers", type=int, default=1)
-    imp = sub.add_parser("import")
+    imp = sub.add_parser("import", help="import a contacts CSV directly into this host's database")
     imp.add_argument("file")
+    cli.add_commands(sub, parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=os.environ.get("BROADCASTS_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "cli_command", None) is not None:
+        return cli.run(args, os.environ)
+    install_from_env("broadcasts", os.environ, "BROADCASTS_LOG_LEVEL")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every maintenance tick at INFO
     settings = Settings.from_env()
     if args.command == "import":
@@ -78,6 +83,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 0
     from .api.app import create_app
     app = create_app(settings)
+    install_from_env("broadcasts", os.environ, "BROADCASTS_LOG_LEVEL")  # again: Sanic's handlers exist now
     app.run(host=settings.host, port=settings.port, single_process=True, access_log=False, motd=False)
     return 0
 

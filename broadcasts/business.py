@@ -80,7 +80,7 @@ async def export_contact(ctx: Any, wa_id: str) -> Dict[str, Any]:
 
 
 async def erase_contact(ctx: Any, wa_id: str) -> Dict[str, int]:
-    """Delete the contact, its ledger, its campaign records and events. A marketing opt-out
+    """Delete the contact, its ledger, its campaign records, events and CRM webhook deliveries. A marketing opt-out
     stays in Redis as a bare suppression entry (the number only) so it is never messaged again."""
     await ctx.contacts.get(wa_id)
     counts = {
@@ -88,5 +88,6 @@ async def erase_contact(ctx: Any, wa_id: str) -> Dict[str, int]:
         "consent_ledger": (await ctx.ledger.col.delete_many({"wa_id": wa_id})).deleted_count,
         "campaign_messages": (await ctx.recipients.col.delete_many({"wa_id": wa_id})).deleted_count,
         "business_events": (await ctx.db["business_events"].delete_many({"wa_id": wa_id})).deleted_count,
+        "crm_deliveries": await ctx.webhooks.outbox.forget(wa_id),
     }
     return counts

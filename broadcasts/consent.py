@@ -16,9 +16,10 @@ sender's fast check agrees in every process.
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -97,13 +98,25 @@ def _utc(at: datetime) -> datetime:
     return at if at.tzinfo else at.replace(tzinfo=timezone.utc)
 
 
+def _stored(contact: Optional[Mapping[str, Any]], category: str) -> Optional[Consent]:
+    """The derived consent copied onto a contact document (``consent.<category>``)."""
+    value = ((contact or {}).get("consent") or {}).get(category)
+    if not value:
+        return None
+    return Consent(State(value["state"]), _utc(value["at"]), Source.parse(value["source"]))
+
+
 class ConsentLedger:
     """The ledger in MongoDB plus the derived copies (contact document, Redis fast path)."""
+
+    #: How long a prefetched consent may answer ``current`` (each answers once).
+    PREFETCH_SECONDS = 5.0
 
     def __init__(self, db: Any, redis: Any) -> None:
         self.col = db["consent_ledger"]
         self.contacts = db["contacts"]
         self.redis = redis
+        self._prefetched: Dict[Tuple[str, str], Tuple[float, Optional[Consent]]] = {}
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index([("wa_id", ASCENDING), ("category", ASCENDING), ("at", ASCENDING)])
@@ -131,6 +144,7 @@ class ConsentLedger:
 
     async def refresh(self, wa_id: str, category: str) -> Optional[Consent]:
         """Re-derive one contact's consent from the ledger and write the derived copies."""
+        self._prefetched.pop((wa_id, category), None)
         consent = derive(await self.entries(wa_id, category))
         if consent is not None:
             value = {"state": consent.state.value, "at": consent.at, "source": consent.source.value}
@@ -166,11 +180,26 @@ class ConsentLedger:
         return result.modified_count
 
     async def current(self, wa_id: str, category: str) -> Optional[Consent]:
+        hit = self._prefetched.pop((wa_id, category), None)
+        if hit is not None and time.monotonic() - hit[0] < self.PREFETCH_SECONDS:
+            return hit[1]
         doc = await self.contacts.find_one({"_id": wa_id}, {f"consent.{category}": 1})
-        value = ((doc or {}).get("consent") or {}).get(category)
-        if not value:
-            return None
-        return Consent(State(value["state"]), _utc(value["at"]), Source.parse(value["source"]))
+        return _stored(doc, category)
+
+    async def prefetch(self, wa_ids: Sequence[str], category: str) -> None:
+        """Read many contacts' consent in one query for the sends about to happen (campaign batches).
+
+        Each prefetched value answers ``current`` once, within PREFETCH_SECONDS; an opt-out is
+        still checked live on Redis by ``allows``, so a STOP arriving meanwhile wins."""
+        if category not in CATEGORIES:
+            return
+        now = time.monotonic()
+        if len(self._prefetched) > 50_000:  # values never used (a paused batch): drop the stale ones
+            self._prefetched = {k: v for k, v in self._prefetched.items() if now - v[0] < self.PREFETCH_SECONDS}
+        found = {d["_id"]: d async for d in self.contacts.find({"_id": {"$in": list(wa_ids)}},
+                                                                {f"consent.{category}": 1})}
+        for wa_id in wa_ids:
+            self._prefetched[(wa_id, category)] = (now, _stored(found.get(wa_id), category))
 
     async def allows(self, wa_id: str, *, category: str, campaign: bool = False) -> bool:
         """``connectors.consent.ConsentChecker``: the check the shared sender calls.

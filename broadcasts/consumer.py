@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timezone
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional, Tuple
 
 from redis.exceptions import ResponseError
 
@@ -26,6 +26,16 @@ from .consent import Action, Source
 log = logging.getLogger(__name__)
 STOP_WORDS = {"stop", "unsubscribe", "stop promotions", "opt out", "optout", "cancel subscription"}
 STATUS_TYPES = {events.MESSAGE_SENT, events.MESSAGE_DELIVERED, events.MESSAGE_READ, events.MESSAGE_FAILED}
+#: Every type ``handle`` acts on; the others (e.g. ``message.outbound``, one per send) are only acknowledged.
+HANDLED = {events.CONTACT_OPTED_OUT, events.CONTACT_OPTED_IN, events.MESSAGE_RECEIVED, events.TEMPLATE_STATUS_UPDATED,
+           *STATUS_TYPES}
+
+
+def _parsed(fields: Dict[str, Any]) -> Optional[Event]:
+    try:
+        return Event.from_fields(fields) if fields else None
+    except (KeyError, ValueError, TypeError):
+        return None
 
 
 def is_stop(data: Dict[str, Any]) -> bool:
@@ -57,10 +67,35 @@ class EventConsumer:
             await self.process(items)
 
     async def process(self, items: List[Any]) -> None:
+        """Handle entries in stream order, then acknowledge them all in one call.
+
+        Consecutive campaign statuses (the bulk of the traffic during a campaign) are applied
+        together by ``Tracker.on_statuses``; if that fails they are retried one by one."""
+        run: List[Tuple[str, Event]] = []
         for entry_id, fields in items:
+            event = _parsed(fields)
+            if event is not None and self.ctx.tracker.batchable(event.type, event.data):
+                run.append((entry_id, event))
+                continue
+            if event is not None and event.type not in HANDLED:
+                continue  # nothing to do; must not split a run (every send's message.outbound would)
+            await self._statuses(run)
+            run = []
             if fields:
-                await self._one(entry_id, fields)
-            await self.ctx.redis.xack(shared_keys.EVENTS_STREAM, keys.EVENTS_GROUP, entry_id)
+                await self._one(entry_id, fields)  # a malformed entry fails there and is parked
+        await self._statuses(run)
+        if items:
+            await self.ctx.redis.xack(shared_keys.EVENTS_STREAM, keys.EVENTS_GROUP, *[entry_id for entry_id, _ in items])
+
+    async def _statuses(self, run: List[Tuple[str, Event]]) -> None:
+        if not run:
+            return
+        try:
+            await self.ctx.tracker.on_statuses([(event.type, event.data) for _, event in run])
+        except Exception:  # noqa: BLE001 - every status is safe to apply again: fall back to one by one
+            log.exception("applying %d statuses together failed; applying them one by one", len(run))
+            for entry_id, event in run:
+                await self._one(entry_id, event.to_fields())
 
     async def _one(self, entry_id: str, fields: Dict[str, Any]) -> None:
         for attempt in range(3):

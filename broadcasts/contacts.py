@@ -142,9 +142,9 @@ class ContactStore:
         on_insert: Dict[str, Any] = {"phone": "+" + wa_id, "created_at": utcnow()}
         if name:
             on_insert["name"] = name
-        await self.col.update_one({"_id": wa_id, "$or": [{"last_inbound_at": {"$lt": at}},
-                                                        {"last_inbound_at": {"$exists": False}}]},
-                                  {"$set": sets, "$setOnInsert": on_insert}, upsert=False)
+        # $max moves it forward only; a point update (a condition on last_inbound_at as well made
+        # SecantusDB scan every contact for each inbound message: README, Segments)
+        await self.col.update_one({"_id": wa_id}, {"$max": sets})
         await self.col.update_one({"_id": wa_id}, {"$setOnInsert": {**on_insert, **sets}}, upsert=True)
 
     async def mark_unreachable(self, wa_id: str, code: int) -> None:

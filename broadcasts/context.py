@@ -16,6 +16,7 @@ from .campaigns.store import CampaignStore
 from .campaigns.tracker import Tracker
 from .consent import ConsentLedger
 from .contacts import ContactStore
+from .crm import CrmWebhooks
 from .segments import SegmentStore
 from .settings import Settings
 from .templates import TemplateLibrary
@@ -39,6 +40,7 @@ class Context:
     followups: FollowUps
     graph: Any = None
     sender: Any = None
+    webhooks: CrmWebhooks = None  # type: ignore[assignment]  # set by open()
 
     @classmethod
     async def open(cls, settings: Settings, *, graph: Any = None, sender: Any = None,
@@ -73,6 +75,7 @@ class Context:
             from .campaigns.worker import make_purpose
             purpose = make_purpose()
         ctx.followups = FollowUps(ctx, purpose)
+        ctx.webhooks = CrmWebhooks.from_db(db)
         return ctx
 
     async def ensure_indexes(self) -> None:
@@ -82,6 +85,7 @@ class Context:
         await self.templates.ensure_indexes()
         await self.campaigns.ensure_indexes()
         await self.recipients.ensure_indexes()
+        await self.webhooks.ensure_indexes()
         await self.queue.ensure_groups()
 
     async def close(self) -> None:

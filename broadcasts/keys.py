@@ -9,6 +9,8 @@ from connectors.keys import PREFIX
 
 #: Consumer group of broadcasts on connectors.keys.EVENTS_STREAM.
 EVENTS_GROUP = "broadcasts"
+#: Consumer group of the CRM webhook dispatcher (broadcasts/crm) on the same stream.
+CRM_GROUP = "crm-webhooks"
 #: Campaign send queues, one stream per priority (workers drain high before normal before low).
 PRIORITIES = ("high", "normal", "low")
 #: Consumer group of send workers on each queue stream.
@@ -29,3 +31,8 @@ def campaign_pace(campaign_id: str) -> str:
     """GCRA theoretical-arrival time of the campaign's send rate (shared by every worker)."""
     return f"{PREFIX}:bc:pace:{campaign_id}"
 
+
+
+def worker_alive(name: str) -> str:
+    """String with a short TTL, refreshed by a running send worker: its claims are not reclaimed."""
+    return f"{PREFIX}:bc:worker:{name}"

@@ -1,4 +1,5 @@
-"""Long-running tasks of a broadcasts process: event consumer, send workers, scheduler."""
+"""Long-running tasks of a broadcasts process: event consumer, CRM webhook dispatcher and sender,
+send workers, scheduler."""
 from __future__ import annotations
 
 import asyncio
@@ -30,6 +31,9 @@ class Runtime:
             consumer = EventConsumer(self.ctx, name)
             self.tasks.append(asyncio.create_task(
                 _supervised("event consumer", lambda: consumer.run(self.stop_event), self.stop_event)))
+            for label, loop in self.ctx.webhooks.loops(self.ctx.redis, self.ctx.settings, name):
+                self.tasks.append(asyncio.create_task(
+                    _supervised(label, lambda loop=loop: loop.run(self.stop_event), self.stop_event)))
         for i in range(self.n_workers):
             worker = Worker(self.ctx, f"{name}-w{i}", self.ctx.settings.worker_concurrency, make_purpose())
             self.workers.append(worker)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 #: Price per delivered template message, by category then country calling code ("*" = any other).
 DEFAULT_PRICES: Dict[str, Dict[str, float]] = {
@@ -47,6 +47,13 @@ class Settings:
     accounts_db: str = "parley"
     login_url: str = ""        # handoff's login page; "" = this host, port handoff_port
     handoff_port: int = 8788
+    # CRM webhooks (broadcasts/crm): per-attempt timeout, waits between attempts, attempts in all.
+    crm_timeout_seconds: float = 5.0
+    crm_retry_schedule: Tuple[float, ...] = (10.0, 30.0, 120.0, 600.0, 3600.0, 10800.0, 21600.0)
+    crm_max_attempts: int = 8
+    crm_concurrency: int = 32
+    crm_per_endpoint: int = 4
+    crm_poll_seconds: float = 0.5
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides: Any) -> "Settings":
@@ -80,8 +87,26 @@ class Settings:
             accounts_db=e.get("MONGODB_DB", cls.accounts_db),
             login_url=e.get("BROADCASTS_LOGIN_URL", ""),
             handoff_port=int(e.get("HANDOFF_PORT", cls.handoff_port)),
+            crm_timeout_seconds=float(e.get("BROADCASTS_CRM_TIMEOUT_S", cls.crm_timeout_seconds)),
+            crm_retry_schedule=retry_schedule(e.get("BROADCASTS_CRM_RETRY_SCHEDULE"), cls.crm_retry_schedule),
+            crm_max_attempts=int(e.get("BROADCASTS_CRM_MAX_ATTEMPTS", cls.crm_max_attempts)),
+            crm_concurrency=int(e.get("BROADCASTS_CRM_CONCURRENCY", cls.crm_concurrency)),
+            crm_per_endpoint=int(e.get("BROADCASTS_CRM_PER_ENDPOINT", cls.crm_per_endpoint)),
         )
         if prices:
             values["prices"] = json.loads(open(prices).read() if prices.endswith(".json") else prices)
         values.update(overrides)
         return cls(**values)
+
+
+def retry_schedule(text: Optional[str], default: Tuple[float, ...]) -> Tuple[float, ...]:
+    """``"10,30,120"`` -> waits in seconds before attempts 2, 3, 4, ... (the last one repeats)."""
+    if not text:
+        return default
+    try:
+        waits = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        waits = ()
+    if not waits or min(waits) < 0:
+        raise ValueError(f"BROADCASTS_CRM_RETRY_SCHEDULE must be comma-separated seconds, got {text!r}")
+    return waits

@@ -30,6 +30,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Set
 
+from observability import trace
+
 from . import dedupe, keys, mapping, webhook
 from .lease import Lease
 from .partitions import PartitionSet, decode, ensure_group, partition_of
@@ -166,26 +168,30 @@ class Consumer:
         for msg in notification.messages:
             contact = {"profile": {"name": msg.name}, "wa_id": msg.wa_id, "user_id": msg.user_id}
             env = envelope("messages", msg.phone_number_id, "messages", msg.raw, contact)
-            self._to_partition(pipe, msg.wa_id or msg.user_id, "message", env)
+            self._to_partition(pipe, msg.wa_id or msg.user_id, "message", env, trace.for_message(msg.wamid))
         for echo in notification.echoes:
             self._to_partition(pipe, echo.to, "echo",
-                               envelope("smb_message_echoes", echo.phone_number_id, "message_echoes", echo.raw))
+                               envelope("smb_message_echoes", echo.phone_number_id, "message_echoes", echo.raw),
+                               trace.for_message(echo.wamid))
         pipe.xack(keys.INBOUND_STREAM, keys.INBOUND_GROUP, entry_id)
         pipe.xdel(keys.INBOUND_STREAM, entry_id)
         await pipe.execute()
 
-    def _to_partition(self, pipe: Any, contact: str, kind: str, env: Dict[str, Any]) -> None:
+    def _to_partition(self, pipe: Any, contact: str, kind: str, env: Dict[str, Any], trace_id: str) -> None:
         stream = keys.inbound_partition(partition_of(contact, self.options.partitions))
-        pipe.xadd(stream, {"contact": contact, "kind": kind,
+        pipe.xadd(stream, {"contact": contact, "kind": kind, "trace": trace_id,
                            "env": json.dumps(env, separators=(",", ":"), ensure_ascii=False)})
 
     # Stage 2: one partition entry ------------------------------------------------------------------
     async def _process_partition_entry(self, index: int, entry_id: str, fields: Dict[str, str]) -> None:
         notification = webhook.parse(fields["env"].encode())
+        # The entry's trace id; entries written before trace ids existed get the same one.
         for msg in notification.messages:
-            await self.router.handle_message(msg, token=f"p{index}-{entry_id}")
+            with trace.bound(fields.get("trace") or trace.for_message(msg.wamid)):
+                await self.router.handle_message(msg, token=f"p{index}-{entry_id}")
         for echo in notification.echoes:
-            await self.router.handle_echo(echo)
+            with trace.bound(fields.get("trace") or trace.for_message(echo.wamid)):
+                await self.router.handle_echo(echo)
 
 
 def _emit_once(pipe: Any, claim_key: str, fields: Dict[str, str], ttl: int) -> None:

@@ -3,6 +3,9 @@
 A stream entry has three fields: ``type`` (e.g. ``message.delivered``), ``data`` (a JSON
 object) and ``ts`` (Unix seconds, float, as text). ``id`` is the event's idempotency key,
 chosen by the producer (for a status: ``{wamid}:{status}``), so consumers can drop repeats.
+An optional fourth field, ``trace``, is the trace id of the inbound message the event belongs
+to (observability.trace): set by default from the one bound where the event is made, absent
+from the entry when there is none; entries without it parse as ``trace=""``.
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping
+
+from observability import trace as _trace
 
 # Event types --------------------------------------------------------------------------
 MESSAGE_RECEIVED = "message.received"
@@ -47,15 +52,19 @@ class Event:
     id: str
     data: Dict[str, Any] = field(default_factory=dict)
     ts: float = field(default_factory=time.time)
+    trace: str = field(default_factory=_trace.current)
 
     def to_fields(self) -> Dict[str, str]:
         """The stream entry's fields."""
-        return {
+        fields = {
             "type": self.type,
             "id": self.id,
             "data": json.dumps(self.data, separators=(",", ":"), ensure_ascii=False),
             "ts": repr(self.ts),
         }
+        if self.trace:
+            fields["trace"] = self.trace
+        return fields
 
     @classmethod
     def from_fields(cls, fields: Mapping[Any, Any]) -> "Event":
@@ -66,6 +75,7 @@ class Event:
             id=text.get("id", ""),
             data=json.loads(text.get("data") or "{}"),
             ts=float(text.get("ts") or 0.0),
+            trace=text.get("trace", ""),
         )
 
 

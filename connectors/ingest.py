@@ -17,6 +17,8 @@ import asyncio
 import logging
 from typing import Any, List, Optional, Tuple
 
+from observability.metrics import WEBHOOKS
+
 from . import keys
 from .signature import SignatureCheck, check_signature
 
@@ -32,6 +34,10 @@ for i = 1, #ARGV do ids[i] = redis.call('XADD', KEYS[1], '*', 'body', ARGV[i]) e
 return ids
 """
 OK, BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, TOO_LARGE, UNAVAILABLE = 200, 400, 401, 403, 413, 503
+#: ``parley_webhooks_total{result}`` per answer (bound once: every series exists from the start).
+RESULTS = {OK: "accepted", BAD_REQUEST: "not_json", UNAUTHORIZED: "missing_signature",
+           FORBIDDEN: "bad_signature", TOO_LARGE: "too_large", UNAVAILABLE: "store_unavailable"}
+_COUNTED = {status: WEBHOOKS.labels(result) for status, result in RESULTS.items()}
 
 
 class AppendFailed(Exception):
@@ -109,6 +115,15 @@ def looks_like_json_object(body: bytes) -> bool:
 async def receive(appender: GroupCommitAppender, app_secret: str, body: bytes,
                   signature: Optional[str], content_length: Optional[int] = None) -> int:
     """Handle one webhook POST; the HTTP status to answer (200 only once the body is stored)."""
+    status = await _receive(appender, app_secret, body, signature, content_length)
+    _COUNTED[status].inc()
+    if status != OK:
+        log.info("webhook refused: %s (HTTP %d, %d bytes)", RESULTS[status], status, len(body))
+    return status
+
+
+async def _receive(appender: GroupCommitAppender, app_secret: str, body: bytes,
+                   signature: Optional[str], content_length: Optional[int]) -> int:
     if len(body) > MAX_BODY_BYTES or (content_length or 0) > MAX_BODY_BYTES:
         return TOO_LARGE
     check = check_signature(app_secret, body, signature)

@@ -22,6 +22,8 @@ import time
 import zlib
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
+from observability.metrics import INBOUND_DEAD_LETTERS
+
 from . import events, keys
 from .events import Event
 from .lease import Lease
@@ -108,6 +110,7 @@ class PartitionWorker:
         pipe.xadd(keys.INBOUND_DEAD_STREAM, fields)
         pipe.xadd(keys.EVENTS_STREAM, event.to_fields())
         await pipe.execute()
+        INBOUND_DEAD_LETTERS.inc()
 
 
 class PartitionSet:

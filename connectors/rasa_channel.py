@@ -5,13 +5,18 @@
 connectors.ingest (signature, size, cheap JSON check, group-commit append, 200). A
 connectors.consumer.Consumer started with the server turns stream entries into ``UserMessage``s,
 one contact at a time. ``WhatsAppOutput`` renders Rasa responses (connectors.render) and sends
-them through connectors.sender.Sender (window, consent, rate limits, retries).
+them through connectors.sender.Sender (window, consent, rate limits, retries). A turn that ends
+with no reply because an action failed (e.g. the action server is down) gets a short apology
+instead of silence (``handle_turn``).
 """
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextvars
 import logging
+import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Deque, Dict, List, Optional, Tuple
@@ -22,19 +27,25 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from connectors import payloads
+from connectors import monitoring, payloads
 from connectors.client import GraphClient
 from connectors.consumer import Consumer, ConsumerOptions
 from connectors.errors import WhatsAppError
 from connectors.ingest import GroupCommitAppender, receive
 from connectors.mapping import BotInput
+from connectors.redis_options import restart_tolerant
 from connectors.render import render
 from connectors.routing import Router
 from connectors.sender import Purpose, Sender
 from connectors.signature import SIGNATURE_HEADER, verify_challenge
+from observability.http import add_routes, instrument
+from observability.logs import install as install_logging
 
 log = logging.getLogger(__name__)
 _REQUIRED = ("verify_token", "app_secret", "access_token", "phone_number_id", "redis_url")
+#: Sent when a turn ends with no reply because an action failed (credentials: ``action_failure_reply``).
+ACTION_FAILURE_REPLY = ("Sorry, I'm having trouble right now — please try again in a minute, "
+                        "or type 'agent' to talk to a person.")
 
 
 class AgentNotReady(RuntimeError):
@@ -62,6 +73,8 @@ class WhatsAppSettings:
     reengage_language: str = "en"
     reengage_params: Tuple[str, ...] = ("{name}",)
     human_app_ttl_s: int = 1800
+    action_failure_reply: str = ACTION_FAILURE_REPLY
+    log_format: str = ""  # text | json: format + mask this process's logs (observability.logs); "" = leave as is
     consumer: ConsumerOptions = field(default_factory=ConsumerOptions)
 
     @classmethod
@@ -80,6 +93,9 @@ class WhatsAppSettings:
             reengage_language=str(creds.get("reengage_language", "en")),
             reengage_params=tuple(str(p) for p in (params if isinstance(params, list) else [params])),
             human_app_ttl_s=int(creds.get("human_app_ttl_s", 1800)),
+            action_failure_reply=str(creds.get("action_failure_reply", ACTION_FAILURE_REPLY)),
+            # The process's edge: PARLEY_LOG_FORMAT is shared by every Parley process.
+            log_format=str(creds.get("log_format") or os.environ.get("PARLEY_LOG_FORMAT", "")),
             consumer=ConsumerOptions(partitions=int(creds.get("partitions", 16))),
         )
 
@@ -120,7 +136,14 @@ class WhatsAppOutput(OutputChannel):
     async def send_custom_json(self, recipient_id: str, json_message: Any, **kwargs: Any) -> None:
         await self._send_all(recipient_id, render({"custom": json_message}))
 
+    async def send_action_failure_reply(self, recipient_id: str) -> None:
+        """The apology for a turn that failed silently (see ``handle_turn``)."""
+        await self.send_text_message(recipient_id, self.settings.action_failure_reply)
+
     async def _send_all(self, recipient_id: str, bodies: List[Dict[str, Any]]) -> None:
+        turn = _TURN.get()
+        if turn is not None and bodies:
+            turn.replies += 1
         for body in bodies:
             fallback = self._reengage(recipient_id)
             try:
@@ -144,6 +167,73 @@ class WhatsAppOutput(OutputChannel):
         params = [p.format(name=name) for p in self.settings.reengage_params]
         return payloads.template(self.settings.reengage_template, self.settings.reengage_language,
                                  body=params or None)
+
+
+@dataclass
+class _Turn:
+    """What one Rasa turn did, as far as the channel can see."""
+
+    replies: int = 0
+    failed_actions: List[str] = field(default_factory=list)
+
+
+_TURN: "contextvars.ContextVar[Optional[_Turn]]" = contextvars.ContextVar("parley_rasa_turn", default=None)
+
+
+class _ActionFailureWatch(logging.Filter):
+    """Marks the running turn when Rasa swallows an action's exception.
+
+    Rasa 3.6 catches any exception of an action (action server down or answering 5xx, bad
+    events...) in ``MessageProcessor._run_action``, logs it with ``logger.exception`` ("Bot will
+    continue, but the actions events are lost") and carries on; it offers no hook for it. An
+    ``ActionExecutionRejection`` (a form's validation saying no) is handled there too but not
+    logged this way, so it does not count. Records are matched by function and traceback, not by
+    text, and only inside a turn (``_TURN``, per asyncio task): the filter never drops a record.
+    """
+
+    logger_name = "rasa.core.processor"
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        turn = _TURN.get()
+        if turn is not None and record.exc_info and record.funcName == "_run_action":
+            name = re.search(r"action '([^']+)'", record.getMessage())
+            turn.failed_actions.append(name.group(1) if name else "?")
+        return True
+
+
+_WATCH = _ActionFailureWatch()
+
+
+async def handle_turn(on_new_message: Callable[[UserMessage], Awaitable[Any]], message: UserMessage) -> bool:
+    """Run one Rasa turn; if an action failed and the bot said nothing, apologise.
+
+    Without this the customer hears nothing when the action server is down (issue #7). A turn
+    that legitimately says nothing (a paused conversation) or that still replied (Rasa's own
+    fallback after the failure) gets no apology. Returns True if the apology was sent. An
+    exception from Rasa propagates (the router retries the message) and sends nothing.
+    """
+    processor_log = logging.getLogger(_ActionFailureWatch.logger_name)
+    if _WATCH not in processor_log.filters:
+        processor_log.addFilter(_WATCH)
+        if processor_log.disabled or not processor_log.isEnabledFor(logging.ERROR):
+            log.warning("%s does not log errors: failed actions will go unanswered", processor_log.name)
+    turn = _Turn()
+    token = _TURN.set(turn)
+    try:
+        await on_new_message(message)
+    finally:
+        _TURN.reset(token)
+    output = message.output_channel
+    if not turn.failed_actions or turn.replies or not isinstance(output, WhatsAppOutput):
+        return False
+    log.warning("turn of %s failed silently (%s): sending the action-failure reply", message.sender_id,
+                ", ".join(turn.failed_actions))
+    try:
+        await output.send_action_failure_reply(message.sender_id)
+    except Exception:  # noqa: BLE001 - the turn is done: raising would make the router run it again
+        log.exception("action-failure reply to %s not sent", message.sender_id)
+        return False
+    return True
 
 
 class NameBook:
@@ -193,6 +283,7 @@ class WhatsAppInput(InputChannel):
         self.consumer: Optional[Consumer] = None
         self._client: Optional[GraphClient] = None
         self._starter: Optional["asyncio.Task[None]"] = None
+        self._agent_of: Callable[[], Any] = lambda: None
 
     def get_output_channel(self) -> Optional[OutputChannel]:
         """For proactive messages (``trigger_intent?output_channel=latest``)."""
@@ -200,6 +291,12 @@ class WhatsAppInput(InputChannel):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint(f"whatsapp_webhook_{id(self)}", __name__)
+        if self.settings.log_format:  # Rasa built its Sanic app (and its log handlers) already
+            install_logging("rasa", self.settings.log_format)
+        # /webhooks/whatsapp/metrics, /healthz, /readyz on Rasa's port (no separate metrics port)
+        instrument(bp, "rasa")
+        add_routes(bp, "rasa", checks=lambda: monitoring.checks(lambda: self.redis, self._agent_of),
+                   samplers=lambda: monitoring.samplers(lambda: self.redis, self.settings.consumer.partitions))
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -235,7 +332,8 @@ class WhatsAppInput(InputChannel):
     async def start(self, agent_of: Callable[[], Any], on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
         """Open clients, then start consuming once Rasa's agent is ready (its model loaded)."""
         s = self.settings
-        self.redis = aioredis.Redis.from_url(s.redis_url, socket_timeout=5, socket_connect_timeout=5)
+        self._agent_of = agent_of
+        self.redis = aioredis.Redis.from_url(s.redis_url, **restart_tolerant(5.0))
         self.appender = GroupCommitAppender(self.redis)
         self._client = GraphClient.from_credentials(s.access_token, s.phone_number_id, base_url=s.graph_base_url,
                                                     version=s.graph_version)
@@ -247,8 +345,9 @@ class WhatsAppInput(InputChannel):
             if agent is None or not agent.is_ready():
                 raise AgentNotReady("Rasa agent not ready")
             self.names.remember(bot_input.sender_id, str(bot_input.metadata.get("name") or ""))
-            await on_new_message(UserMessage(bot_input.text, output, bot_input.sender_id, input_channel=self.name(),
-                                             message_id=bot_input.message_id, metadata=bot_input.metadata))
+            await handle_turn(on_new_message, UserMessage(
+                bot_input.text, output, bot_input.sender_id, input_channel=self.name(),
+                message_id=bot_input.message_id, metadata=bot_input.metadata))
 
         before_bot = self._before_bot if (s.mark_read or s.typing_indicator) else None
         router = Router(self.redis, handle, before_bot=before_bot, human_app_ttl_s=s.human_app_ttl_s)

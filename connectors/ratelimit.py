@@ -238,24 +238,23 @@ class Admission:
         await self._batch.aclose()
 
 
-class ScriptBatch:
-    """Group commit of one Lua script: each ``submit(item)`` adds ``item`` to the JSON list
-    passed as the last argument of the next call (after the ``head()`` arguments shared by
-    all) and gets its ``stride`` values of the JSON list the script returns (None when
-    ``stride`` is 0). One call is in flight at a time; items submitted meanwhile wait for the
-    next one."""
+class _TickQueue:
+    """Group commit per event-loop tick: ``_queue(item)`` returns a future; the first call of a
+    tick starts the one flusher task, which hands the pending items, at most ``max_batch`` at a
+    time, to ``_run`` (one round trip). Items queued while a run is in flight go in the next
+    one. A result that is an exception fails only its own future; an exception from ``_run``
+    fails the whole batch; cancelling the flusher cancels every pending future."""
 
-    def __init__(self, redis: Any, script: str, head: Callable[[], List[Any]], *, stride: int,
-                 max_batch: int = 1000) -> None:
-        self.redis = redis.redis if isinstance(redis, RedisBatcher) else redis
-        self._script = self.redis.register_script(script)
-        self._head = head
-        self.stride = stride
+    def __init__(self, max_batch: int) -> None:
         self.max_batch = max_batch
         self._pending: List[Tuple[Any, "asyncio.Future[Any]"]] = []
         self._flusher: Optional["asyncio.Task[None]"] = None
 
-    def submit(self, item: Any) -> "asyncio.Future[Any]":
+    async def _run(self, items: List[Any]) -> List[Any]:
+        """One round trip for ``items``: one result per item, in order."""
+        raise NotImplementedError
+
+    def _queue(self, item: Any) -> "asyncio.Future[Any]":
         loop = asyncio.get_running_loop()
         future: "asyncio.Future[Any]" = loop.create_future()
         self._pending.append((item, future))
@@ -269,44 +268,69 @@ class ScriptBatch:
             batch = [(item, future) for item, future in batch if not future.done()]
             if not batch:
                 continue
-            items = json.dumps([item for item, _ in batch], ensure_ascii=False, separators=(",", ":"))
             try:
-                result = await self._script(keys=[], args=[*self._head(), items], client=self.redis)
-                values = json.loads(result) if self.stride else None
+                results = await self._run([item for item, _ in batch])
             except asyncio.CancelledError:
                 for _, future in batch + self._pending:
                     future.cancel()
                 self._pending = []
                 raise
-            except Exception as exc:  # noqa: BLE001 - every caller of this batch sees the failure
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for index, (_, future) in enumerate(batch):
-                if not future.done():
-                    future.set_result(values[index * self.stride:(index + 1) * self.stride] if values else None)
+            except Exception as exc:  # noqa: BLE001 - e.g. connection lost: every caller of this batch sees it
+                results = [exc] * len(batch)
+            for (_, future), result in zip(batch, results):
+                if future.done():
+                    continue
+                if isinstance(result, Exception):
+                    future.set_exception(result)
+                else:
+                    future.set_result(result)
 
     async def aclose(self) -> None:
-        """Wait for the submissions already made."""
+        """Wait for the items already queued."""
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
 
 
-class RedisBatcher:
+class ScriptBatch(_TickQueue):
+    """Group commit of one Lua script: each ``submit(item)`` adds ``item`` to the JSON list
+    passed as the last argument of the next call (after the ``head()`` arguments shared by
+    all) and gets its ``stride`` values of the JSON list the script returns (None when
+    ``stride`` is 0). One call is in flight at a time; items submitted meanwhile wait for the
+    next one."""
+
+    def __init__(self, redis: Any, script: str, head: Callable[[], List[Any]], *, stride: int,
+                 max_batch: int = 1000) -> None:
+        super().__init__(max_batch)
+        self.redis = redis.redis if isinstance(redis, RedisBatcher) else redis
+        self._script = self.redis.register_script(script)
+        self._head = head
+        self.stride = stride
+
+    def submit(self, item: Any) -> "asyncio.Future[Any]":
+        return self._queue(item)
+
+    async def _run(self, items: List[Any]) -> List[Any]:
+        encoded = json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+        result = await self._script(keys=[], args=[*self._head(), encoded], client=self.redis)
+        values = json.loads(result) if self.stride else None
+        if not values:
+            return [None] * len(items)
+        return [values[index * self.stride:(index + 1) * self.stride] for index in range(len(items))]
+
+
+class RedisBatcher(_TickQueue):
     """The subset of a ``redis.asyncio`` client the WhatsApp kit uses, batched (group commit).
 
     ``get``, ``exists``, ``set``, ``xadd``, ``evalsha`` and ``script_load`` are queued; the first call of a loop
     tick schedules a flush, and calls made while a pipeline is in flight go in the next one.
     Errors are per command. Pass it wherever a redis client is expected in connectors
-    (``window_open``, ``RedisConsent``, ``TokenBucket``...). ``aclose`` waits for the last flush.
+    (``window_open``, ``RedisConsent``, ``TokenBucket``...). ``aclose`` waits for the last flush
+    (the underlying client stays open: it was injected).
     """
 
     def __init__(self, redis: Any, *, max_batch: int = 512) -> None:
+        super().__init__(max_batch)
         self.redis = redis
-        self.max_batch = max_batch
-        self._pending: List[Tuple[Callable[[Any], Any], "asyncio.Future[Any]"]] = []
-        self._flusher: Optional["asyncio.Task[None]"] = None
 
     def register_script(self, script: str) -> Any:
         return self.redis.register_script(script)
@@ -329,41 +353,8 @@ class RedisBatcher:
     def evalsha(self, sha: str, numkeys: int, *keys_and_args: Any) -> "asyncio.Future[Any]":
         return self._queue(lambda pipe: pipe.evalsha(sha, numkeys, *keys_and_args))
 
-    def _queue(self, command: Callable[[Any], Any]) -> "asyncio.Future[Any]":
-        loop = asyncio.get_running_loop()
-        future: "asyncio.Future[Any]" = loop.create_future()
-        self._pending.append((command, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = loop.create_task(self._flush())
-        return future
-
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
-            batch = [(command, future) for command, future in batch if not future.done()]
-            if not batch:
-                continue
-            pipe = self.redis.pipeline(transaction=False)
-            try:
-                for command, _ in batch:
-                    command(pipe)
-                results = await pipe.execute(raise_on_error=False)
-            except asyncio.CancelledError:
-                for _, future in batch + self._pending:
-                    future.cancel()
-                self._pending = []
-                raise
-            except Exception as exc:  # noqa: BLE001 - connection lost: every caller of this batch sees it
-                results = [exc] * len(batch)
-            for (_, future), result in zip(batch, results):
-                if future.done():
-                    continue
-                if isinstance(result, Exception):
-                    future.set_exception(result)
-                else:
-                    future.set_result(result)
-
-    async def aclose(self) -> None:
-        """Wait for commands already queued (the underlying client stays open: it was injected)."""
-        if self._flusher is not None:
-            await asyncio.shield(self._flusher)
+    async def _run(self, commands: List[Any]) -> List[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for command in commands:
+            command(pipe)
+        return await pipe.execute(raise_on_error=False)

@@ -3,7 +3,10 @@
 After a restart every pooled connection is stale; without these the first command on each one
 fails ("Connection closed by server"). With them the client retries on a fresh connection, so
 a restart costs a short delay instead of a failed handoff request or a lost tracker save.
-Works with redis-py 4.6 (bot env) and 8.x (services env)."""
+Works with redis-py 4.6 (bot env) and 8.x (services env), with one gap in 4.6: pipelines and
+MULTI/EXEC are not retried on ConnectionError, and its pure-Python parser does not notice a
+pooled connection the server closed, so a pipeline that is the first command on a stale
+connection fails once after a restart (8.x retries it)."""
 from __future__ import annotations
 
 from typing import Any, Dict

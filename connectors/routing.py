@@ -14,6 +14,8 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Optional, Set
 
+from observability.metrics import INBOUND_MESSAGES
+
 from . import dedupe, keys, mapping, ownership
 from .webhook import Echo, InboundMessage, MessageType
 
@@ -53,7 +55,8 @@ class Router:
         """Route ``msg`` (``token``: its work item's id, for the two-phase claim)."""
         key = keys.seen_message(msg.wamid)
         if msg.wamid and await dedupe.claim(self._redis, key, token) is dedupe.Claim.DUPLICATE:
-            log.debug("duplicate inbound %s dropped", msg.wamid)
+            log.debug("duplicate inbound %s dropped", msg.type.value)
+            INBOUND_MESSAGES.labels("duplicate").inc()
             return
         try:
             await self._apply(msg)
@@ -72,13 +75,22 @@ class Router:
         owner = await ownership.load(self._redis, msg.wa_id)
         if owner.owner.is_human:
             await self._redis.xadd(keys.HANDOFF_INBOX_STREAM, event.to_fields())
+            self._routed(msg, "handoff")
             return
         bot_input = mapping.bot_input(msg)
         if bot_input is None:
+            self._routed(msg, "event_only")
             return
         if self._before_bot is not None:
             self._spawn(self._before_bot(msg))
+        self._routed(msg, "bot")
         await self._handler(bot_input)
+
+    @staticmethod
+    def _routed(msg: InboundMessage, route: str) -> None:
+        # The connector's line of the message's trace (the trace id comes from the context).
+        INBOUND_MESSAGES.labels(route).inc()
+        log.info("inbound %s from %s -> %s", msg.type.value, msg.wa_id, route)
 
     async def handle_echo(self, echo: Echo) -> None:
         """A human wrote from the Business app: silence the bot for a while, record the echo."""

@@ -51,6 +51,7 @@ from connectors.errors import (ConsentRefused, InvalidRequest, RetryPolicy, Tran
                                WindowClosed)
 from connectors.ratelimit import (CLOSED, PAIR_THEN_BUCKET, Admission, RateLimits, RedisBatcher, ScriptBatch,
                                   number_bucket)
+from observability.metrics import SEND_DURATION, SENDS
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +147,15 @@ def wa_id_of(to: str) -> str:
     return digits
 
 
-# ARGV[1]: the stream; ARGV[2]: JSON list of [type, id, data, ts] (the Event.to_fields values).
+# ARGV[1]: the stream; ARGV[2]: JSON list of [type, id, data, ts(, trace)] (the Event.to_fields values).
 _XADD_MANY_LUA = """
 local entries = cjson.decode(ARGV[2])
 for _, e in ipairs(entries) do
-  redis.call('XADD', ARGV[1], '*', 'type', e[1], 'id', e[2], 'data', e[3], 'ts', e[4])
+  if e[5] then
+    redis.call('XADD', ARGV[1], '*', 'type', e[1], 'id', e[2], 'data', e[3], 'ts', e[4], 'trace', e[5])
+  else
+    redis.call('XADD', ARGV[1], '*', 'type', e[1], 'id', e[2], 'data', e[3], 'ts', e[4])
+  end
 end
 return #entries
 """
@@ -215,6 +220,10 @@ class Sender:
         was refused locally or Meta failed it permanently or after the last retry.
         """
         purpose = Purpose(purpose)
+        started = time.perf_counter()
+        # One log line per conversational send (a reply is the end of a message's trace, see
+        # observability.trace); campaigns send too many for INFO.
+        level = logging.INFO if purpose.urgent else logging.DEBUG
         wa_id = wa_id_of(to)
         sent: Dict[str, Any] = dict(payload)
         fallback_used = False
@@ -248,8 +257,15 @@ class Sender:
                 body["biz_opaque_callback_data"] = callback_data
             wamid, attempts = await self._deliver(wa_id, body, purpose.urgent)
         except WhatsAppError as error:
+            result = "refused" if error.local else "failed"
+            SENDS.labels(self.phone_number_id, purpose.value, result).inc()
+            log.log(level, "%s %s to %s %s: %s", purpose.value, sent.get("type", "message"), wa_id, result, error)
             await self._emit_failed(wa_id, sent, error, by=by, purpose=purpose, callback_data=callback_data)
             raise
+        SENDS.labels(self.phone_number_id, purpose.value, "sent").inc()
+        SEND_DURATION.labels(purpose.value).observe(time.perf_counter() - started)
+        log.log(level, "%s %s to %s sent by %s (attempt %d%s)", purpose.value, sent.get("type", "message"), wa_id,
+                by, attempts, ", re-engagement template" if fallback_used else "")
         await self._emit(events.MESSAGE_OUTBOUND, f"{wamid}:outbound", {
             "wamid": wamid, "wa_id": wa_id, "by": by, "payload": sent,
             "purpose": purpose.value, "category": category, "fallback": fallback_used,
@@ -359,6 +375,6 @@ class Sender:
     async def _emit(self, kind: str, event_id: str, data: Dict[str, Any]) -> None:
         fields = events.Event(kind, event_id, data, ts=self.clock()).to_fields()
         try:
-            await self._events.submit([fields["type"], fields["id"], fields["data"], fields["ts"]])
+            await self._events.submit(list(fields.values()))  # type, id, data, ts(, trace): see the Lua
         except Exception:  # noqa: BLE001 - the message's fate is decided; a lost record must not resend it
             log.exception("could not record %s %s", kind, event_id)

@@ -37,6 +37,7 @@ class StackSettings:
     graph_version: str
     bot_config: str
     admin_email: str               # the dev admin of both consoles
+    log_format: str = "text"       # PARLEY_LOG_FORMAT of every process: text | json (observability.logs)
     services: Tuple[str, ...] = PLATFORM_SERVICES  # which of PLATFORM_SERVICES to start
     sandbox_env: Tuple[Tuple[str, str], ...] = ()  # extra SANDBOX_* settings (tests: fast timings)
 
@@ -66,6 +67,7 @@ class StackSettings:
             graph_version=env.get("GRAPH_VERSION", "v23.0"),
             bot_config=env.get("PARLEY_BOT_CONFIG", "fast"),
             admin_email=env.get("HANDOFF_ADMIN_EMAIL", "admin@parley.local"),
+            log_format=env.get("PARLEY_LOG_FORMAT", "text"),
         )
 
     def with_free_ports(self) -> "StackSettings":
@@ -95,6 +97,7 @@ class StackSettings:
             "WHATSAPP_WABA_ID": self.waba_id,
             "RASA_URL": f"http://127.0.0.1:{self.rasa_port}",
             "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{self.actions_port}/webhook",
+            "PARLEY_LOG_FORMAT": self.log_format,
             "PYTHONPATH": str(self.root),
             "PYTHONUNBUFFERED": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",

@@ -5,6 +5,7 @@ ENV PYTHONUNBUFFERED=1 PYTHONPATH=/app TF_CPP_MIN_LOG_LEVEL=2 SQLALCHEMY_SILENCE
 COPY requirements/bot.lock requirements/bot.lock
 RUN pip install --no-cache-dir --no-deps -r requirements/bot.lock
 COPY connectors connectors
+COPY observability observability
 COPY bot bot
 # Train at build time with the production config; the model hash is cached in bot/models.
 RUN python bot/train.py --config prod --out bot/models

@@ -5,6 +5,7 @@ ENV PYTHONUNBUFFERED=1 PYTHONPATH=/app
 COPY requirements/services.lock requirements/services.lock
 RUN pip install --no-cache-dir --no-deps -r requirements/services.lock
 COPY connectors connectors
+COPY observability observability
 COPY handoff handoff
 COPY broadcasts broadcasts
 COPY sandbox sandbox

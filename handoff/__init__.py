@@ -4,7 +4,8 @@ keep the Redis ownership record, and the live agent console.
 Public surface: `create_app(settings)`, `Settings`, `HandoffService`, `Status`, the error tree,
 and Parley's accounts, which handoff owns and broadcasts reuses (see `handoff.guard`):
 `Authenticator`, `MongoAgentStore`, `Role`, `Caller`, `HANDOFF_ROLES`, `BROADCASTS_ROLES`,
-`authenticate_request` and `add_security_headers` (Sanic adapters, imported lazily).
+`authenticate_request`, `add_security_headers` and `clear_session_cookies` (Sanic adapters,
+imported lazily).
 """
 from typing import AbstractSet, Any, Optional
 
@@ -42,7 +43,14 @@ def add_security_headers(request: Any, response: Any) -> Any:
     return add(request, response)
 
 
+def clear_session_cookies(response: Any, secure: bool) -> None:
+    """Expire the console's session and CSRF cookies on `response` (a logout)."""
+    from handoff.api.security import clear_session_cookies as clear
+
+    clear(response, secure)
+
+
 __all__ = ["BROADCASTS_ROLES", "Authenticator", "Caller", "ConflictError", "CsrfRefused", "Forbidden",
            "HANDOFF_ROLES", "HandoffError", "HandoffService", "InvalidTransition", "MongoAgentStore",
            "NotFound", "Role", "Settings", "Status", "Unauthorized", "add_security_headers",
-           "authenticate_request", "create_app"]
+           "authenticate_request", "clear_session_cookies", "create_app"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import logging
 import os
 import sys
 from typing import List, Optional
@@ -15,10 +14,11 @@ from handoff.settings import Settings, SettingsError
 
 def _serve(settings: Settings) -> int:
     from handoff.api import create_app
+    from observability.logs import install_from_env
 
-    logging.basicConfig(level=os.environ.get("HANDOFF_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
+    # After the app: Sanic's own handlers exist by then and are formatted and masked alike.
+    install_from_env("handoff", os.environ, "HANDOFF_LOG_LEVEL")
     app.run(host=settings.host, port=settings.port, single_process=True, access_log=False,
             motd=False)
     return 0

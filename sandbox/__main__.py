@@ -1,8 +1,10 @@
 """``python -m sandbox``: run the Cloud API sandbox configured from ``SANDBOX_*`` variables."""
 from __future__ import annotations
 
-import logging
+import os
 import sys
+
+from observability.logs import install
 
 from .app import create_app
 from .settings import Settings, SettingsError
@@ -14,8 +16,8 @@ def main() -> int:
     except SettingsError as exc:
         print(f"sandbox: bad configuration: {exc}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
+    install("sandbox", os.environ.get("PARLEY_LOG_FORMAT") or "text", settings.log_level)
     app.run(host=settings.host, port=settings.port, single_process=True, access_log=False, motd=False,
             debug=False)
     return 0

@@ -11,6 +11,8 @@ from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
 
+from observability.http import add_routes, instrument
+
 from .errors import AdminError, GraphError
 from .routes import admin, graph, phones
 from .routes.common import respond
@@ -29,6 +31,8 @@ def create_app(settings: Settings, name: str = "parley_sandbox") -> Sanic:
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.KEEP_ALIVE_TIMEOUT = 75
     app.ctx.sandbox = Sandbox(settings)
+    instrument(app, "sandbox")
+    add_routes(app, "sandbox")  # /metrics (HTTP counters), /healthz, /readyz (nothing to check)
     graph.register(app)
     admin.register(app)
     phones.register(app)

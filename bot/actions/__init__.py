@@ -4,4 +4,12 @@ One module per concern: orders, products (sizes, stock, delivery), consent, hand
 inform (routing bare entities). Settings come from the environment once (settings.py); Redis and
 MongoDB clients are shared per process (clients.py).
 """
+from observability.logs import install as _install_logging
+
 from . import consent, handoff, inform, orders, products, session  # noqa: F401  (registers actions)
+from .settings import get_settings as _get_settings
+
+# rasa_sdk configures its logging before it imports this package, so this is the action server's
+# entrypoint for Parley's log format and masking (devstack and docker-compose set the variable).
+if _get_settings().log_format:
+    _install_logging("actions", _get_settings().log_format)

@@ -17,6 +17,8 @@ class Settings:
     #: Upper bound on any single Redis/MongoDB call made while a customer waits for a reply.
     io_timeout_s: float = 2.0
     support_email: str = "care@paidal.in"
+    #: PARLEY_LOG_FORMAT (text | json): format and mask the action server's logs; "" leaves them alone.
+    log_format: str = ""
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "Settings":
@@ -28,6 +30,7 @@ class Settings:
             handoff_vip_tag=env.get("HANDOFF_VIP_TAG", cls.handoff_vip_tag).strip().lower(),
             io_timeout_s=float(env.get("ACTIONS_IO_TIMEOUT_S", cls.io_timeout_s)),
             support_email=env.get("SUPPORT_EMAIL", cls.support_email),
+            log_format=env.get("PARLEY_LOG_FORMAT", ""),
         )
 
 

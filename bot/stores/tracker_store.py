@@ -15,7 +15,12 @@ reply. :mod:`bot.stores.archive` writes the stream behind into MongoDB (motor), 
 and keeps entries in Redis while MongoDB is down.
 
 No read-merge-write as RedisTrackerStore does: the connector hands Rasa one message per
-contact at a time, and Rasa's ticket lock covers the rest.
+contact at a time, and Rasa's ticket lock covers the rest, with one exception the store guards
+itself: rasa's ``GET /conversations/{id}/tracker`` takes no lock and, when the store has no
+live session, creates and saves an empty tracker. If the conversation's first turn is saved
+between that read and that save (the read awaits MongoDB), the empty tracker would erase the
+turn, so a tracker holding nothing but ``action_listen`` is written only where no live session
+exists (``SET NX``).
 """
 from __future__ import annotations
 
@@ -95,8 +100,11 @@ class LiveSessionTrackerStore(TrackerStore, SerializedTrackerAsText):
                    "events": events[:start], "first_ts": events[0].get("timestamp"),
                    "last_ts": events[start - 1].get("timestamp")}
             pipe.xadd(keys.TRACKER_ARCHIVE_STREAM, {"doc": json.dumps(doc, separators=(",", ":"))})
-        pipe.set(key, json.dumps(live, separators=(",", ":")), ex=self.record_exp)
-        pipe.set(key + ":session", marker, ex=self.record_exp)
+        # A just-created tracker (rasa's create-on-read, possibly outside the ticket lock) never
+        # replaces a live session: that session may hold a turn saved after the creator's read.
+        created = _just_created(events)
+        pipe.set(key, json.dumps(live, separators=(",", ":")), ex=self.record_exp, nx=created)
+        pipe.set(key + ":session", marker, ex=self.record_exp, nx=created)
         await pipe.execute()
         if self.flusher is not None:
             self.flusher.ensure_running()
@@ -149,6 +157,11 @@ def _last_session_start(events: List[Dict[str, Any]]) -> int:
         if events[index].get("event") == SESSION_STARTED:
             return index
     return 0
+
+
+def _just_created(events: List[Dict[str, Any]]) -> bool:
+    """What ``TrackerStore.create_tracker`` saves: no events, or only the initial ``action_listen``."""
+    return all(e.get("event") == "action" and e.get("name") == "action_listen" for e in events)
 
 
 def _worth_archiving(events: List[Dict[str, Any]]) -> bool:

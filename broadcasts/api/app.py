@@ -10,13 +10,14 @@ from sanic.request import Request
 from sanic.response import HTTPResponse, file
 
 from connectors.errors import WhatsAppError
-from handoff import HandoffError, add_security_headers
+from handoff import HandoffError, add_security_headers, clear_session_cookies
+from observability.http import add_routes, instrument
 
 from ..context import Context
 from ..errors import BroadcastsError
 from ..runtime import Runtime
 from ..settings import Settings
-from . import campaigns, contacts, segments, templates
+from . import campaigns, contacts, monitoring, segments, templates, webhooks
 from .common import out
 from .security import authenticator, check_secret, login_redirect, require_caller
 
@@ -62,7 +63,6 @@ def create_app(settings: Settings, *, name: str = "broadcasts", workers: int = 1
     async def whatsapp_error(request: Request, exc: WhatsAppError) -> HTTPResponse:
         return out({"error": str(exc), "kind": type(exc).__name__, "code": exc.code}, 502)
 
-    @app.get("/healthz", name="healthz")  # the name docker-compose and handoff use
     @app.get("/health")
     async def health(request: Request) -> HTTPResponse:
         return out({"ok": True, "queue_backlog": await app.ctx.bc.queue.backlog()})
@@ -75,10 +75,25 @@ def create_app(settings: Settings, *, name: str = "broadcasts", workers: int = 1
     async def login(request: Request) -> HTTPResponse:
         return login_redirect(request, settings)
 
+    @app.post("/api/logout")
+    async def logout(request: Request) -> HTTPResponse:
+        """Handoff's logout from this origin (the console's CSP allows no other): the shared
+        session is deleted, so both consoles are logged out; the API answers 401 afterwards."""
+        await app.ctx.auth.logout(request.ctx.caller)
+        response = out({"ok": True, "login": "/login"})
+        # Cookies are per host, so this clears handoff's too; a Secure cookie is only
+        # replaced over https. The deleted session is what logs out, the cookie is cosmetic.
+        clear_session_cookies(response, secure=request.scheme == "https")
+        return response
+
+    instrument(app, "broadcasts")  # before require_caller: refused requests are timed too
+    app.ctx.campaign_gauges = set()  # campaigns with progress gauges (monitoring.samplers)
+    add_routes(app, "broadcasts", checks=lambda: monitoring.checks(app.ctx.bc),
+               samplers=lambda: monitoring.samplers(app.ctx.bc, app.ctx.campaign_gauges))
     app.on_request(require_caller)
     app.on_response(add_security_headers)
 
     app.static("/web", str(WEB), name="web")
-    for module in (contacts, segments, templates, campaigns):
+    for module in (contacts, segments, templates, campaigns, webhooks):
         app.blueprint(module.bp)
     return app

@@ -15,8 +15,9 @@ from handoff import BROADCASTS_ROLES, Authenticator, MongoAgentStore, authentica
 
 from ..settings import Settings
 
-#: Routes anyone may call: liveness, the console page and its assets, the login redirect.
-PUBLIC = frozenset({"/health", "/healthz", "/", "/login"})
+#: Routes anyone may call: liveness, readiness, metrics (observability.http: no customer data),
+#: the console page and its assets, the login redirect.
+PUBLIC = frozenset({"/health", "/healthz", "/readyz", "/metrics", "/", "/login"})
 PUBLIC_PREFIXES = ("/web/",)
 
 

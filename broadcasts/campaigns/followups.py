@@ -124,8 +124,11 @@ class FollowUps:
                  "replied_at": {"$exists": False}, "reminder": {"$exists": False}}
         count = 0
         async for record in self.recipients.col.find(query, {"wa_id": 1}):
-            claimed = await self.recipients.col.update_one({**query, "_id": record["_id"]},
-                                                           {"$set": {"reminder": {"state": "sending"}}})
+            # A point update (the find chose the record; a reply since then still wins): with the
+            # whole query, SecantusDB scans the collection for every claim (README, Segments).
+            claimed = await self.recipients.col.update_one(
+                {"_id": record["_id"], "state": {"$in": REPLIABLE}, "replied_at": {"$exists": False},
+                 "reminder": {"$exists": False}}, {"$set": {"reminder": {"state": "sending"}}})
             if not claimed.modified_count:
                 continue
             try:

@@ -13,6 +13,7 @@ from .. import phones
 from ..consent import Consent, Source, State, allows
 from ..errors import InvalidInput
 from ..templates import resolve
+from .pacing import campaign_rate
 
 
 @dataclass
@@ -93,7 +94,7 @@ class Audience:
             plan.by_category[category] = plan.by_category.get(category, 0) + 1
             plan.cost += price(self.settings.prices, category, wa_id)
             yield wa_id, values
-        rate = float(campaign.get("rate") or self.settings.default_rate)
+        rate = campaign_rate(campaign, self.settings.default_rate)
         plan.duration_seconds = plan.eligible / rate if rate > 0 else 0.0
 
     async def preflight(self, campaign: Mapping[str, Any], template: Mapping[str, Any]) -> Plan:

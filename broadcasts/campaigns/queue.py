@@ -62,8 +62,9 @@ class CampaignQueue:
             out += self._entries([(keys.queue(priority), result[1])])
         return out
 
-    async def ack(self, priority: str, entry_id: str) -> None:
-        await self.redis.xack(keys.queue(priority), keys.QUEUE_GROUP, entry_id)
+    async def ack(self, priority: str, *entry_ids: str) -> None:
+        if entry_ids:
+            await self.redis.xack(keys.queue(priority), keys.QUEUE_GROUP, *entry_ids)
 
     async def backlog(self) -> int:
         total = 0

@@ -6,6 +6,7 @@ campaigns.state), so it happens once whatever the concurrency.
 """
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, AsyncIterable, Dict, List, Mapping, Optional, Tuple
 
@@ -38,6 +39,7 @@ class RecipientStore:
         await self.col.create_index([("wamid", ASCENDING)], sparse=True)
         await self.col.create_index([("wa_id", ASCENDING), ("sent_at", DESCENDING)])
         await self.col.create_index([("state", ASCENDING), ("claimed_at", ASCENDING)])
+        await self.col.create_index([("claim", ASCENDING)], sparse=True)
 
     async def snapshot(self, campaign_id: str, category: str, rows: AsyncIterable[Tuple[str, Dict[str, str]]],
                        batch: int = 1000) -> int:
@@ -57,61 +59,80 @@ class RecipientStore:
     async def get(self, rid: str) -> Optional[Dict[str, Any]]:
         return await self.col.find_one({"_id": rid})
 
-    async def claim(self, rid: str, worker: str) -> Optional[Dict[str, Any]]:
-        """pending -> sending, atomically: only the one claimant gets the record back."""
-        result = await self.col.update_one(
-            {"_id": rid, "state": R.PENDING.value},
-            {"$set": {"state": R.SENDING.value, "rank": RANK[R.SENDING], "claimed_at": utcnow(), "worker": worker},
-             "$inc": {"attempts": 1}})
-        return await self.col.find_one({"_id": rid}) if result.modified_count else None
+    async def claim_many(self, rids: List[str], worker: str) -> List[Dict[str, Any]]:
+        """pending -> sending for every record of ``rids`` still pending; returns the ones this call won.
+
+        One bulk write of conditional updates by ``_id`` stamps a fresh claim token on the records
+        it moves, then one indexed ``find`` reads back the records carrying that token: two round
+        trips for a batch, and a record another worker claimed first never carries our token.
+        (Point updates, not one ``update_many`` with ``$in``: both stores plan those as a scan.)"""
+        if not rids:
+            return []
+        token, now = uuid.uuid4().hex, utcnow()
+        claim = {"$set": {"state": R.SENDING.value, "rank": RANK[R.SENDING], "claimed_at": now, "worker": worker,
+                          "claim": token},
+                 "$inc": {"attempts": 1}}
+        if not await self.write([UpdateOne({"_id": rid, "state": R.PENDING.value}, claim) for rid in rids]):
+            return []
+        return [d async for d in self.col.find({"claim": token})]
 
     async def release(self, rid: str) -> bool:
         """sending -> pending (the campaign paused before the send left)."""
-        result = await self.col.update_one({"_id": rid, "state": R.SENDING.value},
-                                           {"$set": {"state": R.PENDING.value, "rank": 0}})
-        return result.modified_count == 1
+        return await self.write([self.release_op(rid)]) == 1
 
     # Conditional updates decide with ``modified_count`` (never with a returned pre-image), which
     # is atomic per document on MongoDB and on the SecantusDB used in tests.
-    async def _move(self, rid: str, rank_below: int, sets: Dict[str, Any]) -> bool:
-        result = await self.col.update_one(
-            {"_id": rid, "rank": {"$lt": rank_below}, "state": {"$nin": [R.FAILED.value, R.SKIPPED.value]}},
-            {"$set": sets})
-        return result.modified_count == 1
+    @staticmethod
+    def progress_filter(rid: str, rank_below: int) -> Dict[str, Any]:
+        """The record, if it is below ``rank_below`` and not terminal (the one rule for moving on)."""
+        return {"_id": rid, "rank": {"$lt": rank_below}, "state": {"$nin": [R.FAILED.value, R.SKIPPED.value]}}
 
-    async def reach(self, rid: str, levels: List[str]) -> List[str]:
-        """Mark funnel levels reached; returns those reached for the first time (count them)."""
-        first = []
-        for level in levels:
-            result = await self.col.update_one({"_id": rid, "reached": {"$ne": level}},
-                                               {"$addToSet": {"reached": level}})
-            if result.modified_count:
-                first.append(level)
-        return first
+    @staticmethod
+    def reach_op(rid: str, level: str) -> UpdateOne:
+        """Add funnel ``level`` to a live record's ``reached`` set; modifies only the first time."""
+        return UpdateOne({"_id": rid, "reached": {"$ne": level}, "state": {"$nin": [R.FAILED.value, R.SKIPPED.value]}},
+                         {"$addToSet": {"reached": level}})
 
-    async def accept(self, rid: str, wamid: str) -> bool:
-        """sending -> accepted with the wamid; False when a status webhook got there first."""
-        moved = await self._move(rid, RANK[R.ACCEPTED], {"state": R.ACCEPTED.value, "rank": RANK[R.ACCEPTED],
-                                                         "wamid": wamid, "sent_at": utcnow()})
-        if not moved:  # a status overtook us: keep its state, still record the wamid
-            await self.col.update_one({"_id": rid, "wamid": {"$exists": False}}, {"$set": {"wamid": wamid}})
-        return moved
+    @staticmethod
+    def accept_op(rid: str, wamid: str, at: datetime) -> UpdateOne:
+        """The Graph API took the message: sending -> accepted, reaching funnel level ``sent``.
+
+        Modifies (and so counts ``sent``) only if no status got there first: a status moves the
+        record past ``accepted`` and counts ``sent`` itself (with the wamid it carries)."""
+        return UpdateOne(RecipientStore.progress_filter(rid, RANK[R.ACCEPTED]),
+                         {"$set": {"state": R.ACCEPTED.value, "rank": RANK[R.ACCEPTED], "wamid": wamid, "sent_at": at},
+                          "$addToSet": {"reached": "sent"}})
+
+    @staticmethod
+    def fail_op(rid: str, error: Mapping[str, Any], transient: bool, state: R, at: datetime) -> UpdateOne:
+        """-> failed (or skipped) unless already delivered, read, failed or skipped."""
+        return UpdateOne(RecipientStore.progress_filter(rid, FAIL_BELOW),
+                         {"$set": {"state": state.value, "error": dict(error), "transient": transient, "failed_at": at}})
+
+    @staticmethod
+    def release_op(rid: str) -> UpdateOne:
+        """sending -> pending (the campaign paused before the send left)."""
+        return UpdateOne({"_id": rid, "state": R.SENDING.value}, {"$set": {"state": R.PENDING.value, "rank": 0}})
+
+    async def write(self, ops: List[UpdateOne]) -> int:
+        """Apply ``ops`` in order in one round trip; returns how many documents they modified."""
+        if not ops:
+            return 0
+        return (await self.col.bulk_write(ops, ordered=True)).modified_count
 
     async def fail(self, rid: str, error: Mapping[str, Any], transient: bool, state: R = R.FAILED) -> bool:
         """-> failed (or skipped) unless already delivered, read, failed or skipped."""
-        return await self._move(rid, FAIL_BELOW, {"state": state.value, "error": dict(error), "transient": transient,
-                                                  "failed_at": utcnow()})
+        return await self.write([self.fail_op(rid, error, transient, state, utcnow())]) == 1
 
-    async def advance(self, rid: str, status: R, at: datetime, wamid: str = "") -> bool:
-        """Status webhook: move up to ``status`` if that is progress."""
-        rank = RANK[status]
-        sets: Dict[str, Any] = {"state": status.value, "rank": rank, f"{status.value}_at": at}
+    @staticmethod
+    def advance_op(rid: str, status: R, at: datetime, wamid: str = "") -> UpdateOne:
+        """Status webhook: move up to ``status`` if that is progress (the earliest time is ``sent_at``)."""
+        sets: Dict[str, Any] = {"state": status.value, "rank": RANK[status]}
+        if status is not R.SENT:  # ``sent_at`` is the $min below
+            sets[f"{status.value}_at"] = at
         if wamid:
             sets["wamid"] = wamid
-        moved = await self._move(rid, rank, sets)
-        if moved:
-            await self.col.update_one({"_id": rid, "sent_at": {"$exists": False}}, {"$set": {"sent_at": at}})
-        return moved
+        return UpdateOne(RecipientStore.progress_filter(rid, RANK[status]), {"$set": sets, "$min": {"sent_at": at}})
 
     async def by_wamid(self, wamid: str) -> Optional[Dict[str, Any]]:
         return await self.col.find_one({"wamid": wamid})

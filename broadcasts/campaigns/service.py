@@ -7,9 +7,11 @@ repaired by ``recover_snapshots`` (the scheduler's maintenance runs it).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Mapping, Optional
 
+from .. import keys
 from ..errors import IllegalTransition
 from ..templates import ensure_sendable
 from .planner import Audience, Plan
@@ -19,6 +21,8 @@ from .store import CampaignStore
 
 log = logging.getLogger(__name__)
 ACTIVE = ("running", "paused", "scheduled")
+#: A live worker's claim counts as lost only after this many leases (its send task died).
+LIVE_WORKER_LEASES = 20
 
 
 class CampaignService:
@@ -84,15 +88,18 @@ class CampaignService:
         elif campaign["state"] not in ("running", "paused"):
             raise IllegalTransition(f"cannot retry a {campaign['state']} campaign")
         query = {"campaign_id": campaign_id, "state": R.FAILED.value, "transient": True}
-        count = 0
-        async for doc in self.recipients.col.find(query, {"_id": 1}):
-            result = await self.recipients.col.update_one(
+        count, uncounted = 0, Counter()
+        async for doc in self.recipients.col.find(query, {"_id": 1, "reached": 1}):
+            result = await self.recipients.col.update_one(  # a new attempt: its funnel starts again
                 {"_id": doc["_id"], "state": R.FAILED.value},
-                {"$set": {"state": R.PENDING.value, "rank": 0, "retried_at": datetime.now(timezone.utc)},
+                {"$set": {"state": R.PENDING.value, "rank": 0, "reached": [], "retried_at": datetime.now(timezone.utc)},
                  "$unset": {"error": "", "transient": "", "wamid": ""}})
-            count += result.modified_count
+            if result.modified_count:
+                count += 1
+                uncounted.update(doc.get("reached") or [])
         if count:
-            await self.store.inc(campaign_id, {"stats.failed": -count, "stats.retried": count})
+            await self.store.inc(campaign_id, {"stats.failed": -count, "stats.retried": count,
+                                               **{f"stats.{level}": -n for level, n in uncounted.items()}})
             await self.enqueue_pending(campaign_id, campaign.get("priority", "normal"))
         return count
 
@@ -116,8 +123,22 @@ class CampaignService:
                     await self.store.transition(doc["_id"], "complete")
                     done.append(doc["_id"])
                 except IllegalTransition:
-                    pass
+                    continue
+                await self.reconcile_send_counters(doc["_id"])
         return done
+
+    async def reconcile_send_counters(self, campaign_id: str) -> Dict[str, int]:
+        """Set the counters only workers write (sent, skipped) from the records, once all are sent.
+
+        A worker killed between its group commit's record write and its ``$inc`` loses that
+        flush's increments; at completion no record is pending or sending any more, so these
+        levels are final and the records are the truth (statuses count delivered/read apart)."""
+        col = self.recipients.col
+        values = {"stats.sent": await col.count_documents({"campaign_id": campaign_id, "reached": "sent"}),
+                  "stats.skipped": await col.count_documents({"campaign_id": campaign_id,
+                                                              "state": R.SKIPPED.value})}
+        await self.store.set_fields(campaign_id, values)
+        return values
 
     async def recover_snapshots(self, older_than: float = 30.0) -> int:
         """Redo the snapshot of running campaigns whose starter died before finishing it."""
@@ -130,7 +151,10 @@ class CampaignService:
         return count
 
     async def reclaim_leases(self, lease_seconds: float) -> int:
-        """``sending`` records older than the lease with no status yet: back to pending, re-enqueued.
+        """``sending`` records of a dead worker, older than the lease with no status yet: back to
+        pending, re-enqueued. A live worker (its heartbeat key exists) keeps its claims until it
+        writes their outcomes, however slow the store: it never loses them; only after
+        LIVE_WORKER_LEASES leases is such a record treated as lost (a send task that died).
 
         Ambiguous case (the worker died during the HTTP call): if Meta accepted the message, its
         ``sent`` status (matched by ``biz_opaque_callback_data``) normally arrives within seconds
@@ -139,7 +163,11 @@ class CampaignService:
         recipient is silently missed; the lease (BROADCASTS_SEND_LEASE_S) bounds the risk.
         """
         count = 0
+        overdue = datetime.now(timezone.utc) - timedelta(seconds=lease_seconds * LIVE_WORKER_LEASES)
         for doc in await self.recipients.expired_leases(lease_seconds):
+            claimed_at = doc["claimed_at"] if doc["claimed_at"].tzinfo else doc["claimed_at"].replace(tzinfo=timezone.utc)
+            if claimed_at > overdue and await self.store.redis.exists(keys.worker_alive(doc.get("worker") or "")):
+                continue
             if await self.recipients.release(doc["_id"]):
                 campaign = await self.store.get(doc["campaign_id"])
                 await self.queue.enqueue(doc["campaign_id"], [doc["wa_id"]], campaign.get("priority", "normal"))

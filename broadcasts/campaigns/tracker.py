@@ -7,8 +7,11 @@ from the records (used by tests and to repair counters after a crash between the
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from pymongo import UpdateOne
 
 from connectors import events
 
@@ -52,12 +55,7 @@ class Tracker:
         at = _at(data)
         campaign_id, wa_id = parse_id(rid)
         if kind in STATUS:
-            status = STATUS[kind]
-            if not await self.recipients.advance(rid, status, at, data.get("wamid") or ""):
-                return False
-            first = await self.recipients.reach(rid, funnel_levels(RANK[status]))
-            await self.campaigns.inc(campaign_id, {f"stats.{level}": 1 for level in first}, at)
-            return True
+            return await self.on_statuses([(kind, {**data, "biz_opaque_callback_data": rid})]) > 0
         if kind == events.MESSAGE_FAILED:
             error = (data.get("errors") or [{}])[0]
             code = error.get("code")
@@ -70,6 +68,32 @@ class Tracker:
                 await self.contacts.mark_unreachable(wa_id, code)
             return True
         return False
+
+    @staticmethod
+    def batchable(kind: str, data: Mapping[str, Any]) -> bool:
+        """A sent/delivered/read status naming its campaign record (``on_statuses`` takes it)."""
+        return kind in STATUS and str(data.get("biz_opaque_callback_data") or "").startswith("campaign:")
+
+    async def on_statuses(self, statuses: Sequence[Tuple[str, Mapping[str, Any]]]) -> int:
+        """Apply many ``batchable`` statuses (in stream order) in a few bulk writes; returns records changed.
+
+        The same rules as ``on_status``: records move forward only, and each funnel level is
+        counted by the one conditional update that added it to ``reached`` (one bulk write per
+        campaign, level and minute, whose modified count is the increment). Safe to repeat."""
+        moves: List[UpdateOne] = []
+        reaches: Dict[Tuple[str, str, datetime], List[UpdateOne]] = defaultdict(list)
+        for kind, data in statuses:
+            rid, status, at = data["biz_opaque_callback_data"], STATUS[kind], _at(data)
+            moves.append(RecipientStore.advance_op(rid, status, at, data.get("wamid") or ""))
+            minute = at.replace(second=0, microsecond=0)
+            for level in funnel_levels(RANK[status]):
+                reaches[(parse_id(rid)[0], level, minute)].append(RecipientStore.reach_op(rid, level))
+        changed = await self.recipients.write(moves)
+        for (campaign_id, level, minute), ops in reaches.items():
+            first = await self.recipients.write(ops)
+            if first:
+                await self.campaigns.inc(campaign_id, {f"stats.{level}": first}, minute)
+        return changed
 
     async def flag_stuck(self, minutes: float) -> int:
         """Mark records still only ``accepted``/``sent`` long after sending (probably dropped by Meta)."""

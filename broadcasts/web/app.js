@@ -20,11 +20,23 @@ async function api(method, path, body, raw) {
   else if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["Content-Type"] = "application/json"; }
   const response = await fetch(path, opts);
   const data = await response.json().catch(() => ({}));
-  if (response.status === 401) { location.href = "/login"; }  // -> handoff's login, then back here
+  if (response.status === 401) {  // -> handoff's login, then back here; the caller never resumes
+    location.href = "/login";
+    return new Promise(() => {});
+  }
   if (!response.ok) throw new Error(data.message || data.error || response.statusText);
   return data;
 }
-function report(error) { alert(error.message || String(error)); }
+// Errors go to the banner (as text), like the agent console; a click dismisses it.
+function report(error) {
+  const box = $("error");
+  box.textContent = error.message || String(error);
+  box.hidden = false;
+}
+$("error").addEventListener("click", () => { $("error").hidden = true; });
+$("logout").addEventListener("click", async () => {
+  try { await api("POST", "/api/logout"); location.href = "/login"; } catch (error) { report(error); }
+});
 
 // Contacts ---------------------------------------------------------------------------------
 $("import-form").addEventListener("submit", async (event) => {
@@ -36,20 +48,31 @@ $("import-form").addEventListener("submit", async (event) => {
     const bar = $("import-progress");
     bar.hidden = false; bar.max = total_bytes || 1;
     const poll = async () => {
-      const s = await api("GET", `/api/imports/${encodeURIComponent(job)}`);
-      bar.value = s.bytes_read || 0;
-      $("import-status").textContent = `${s.rows || 0} rows: ${s.inserted || 0} new, ${s.updated || 0} updated, ` +
-        `${s.unchanged || 0} unchanged, ${s.failed || 0} rejected (${s.state})`;
-      const list = $("import-errors"); list.replaceChildren();
-      (s.errors || []).slice(0, 50).forEach((e) => list.append(el("li", `line ${e.line}: ${e.reason}`)));
-      if (s.state === "running") setTimeout(poll, 500); else { bar.value = bar.max; loadContacts(); }
+      try {
+        const s = await api("GET", `/api/imports/${encodeURIComponent(job)}`);
+        bar.value = s.bytes_read || 0;
+        $("import-status").textContent = `${s.rows || 0} rows: ${s.inserted || 0} new, ${s.updated || 0} updated, ` +
+          `${s.unchanged || 0} unchanged, ${s.failed || 0} rejected (${s.state}${s.error ? ": " + s.error : ""})`;
+        $("import-errors").replaceChildren(...(s.errors || []).slice(0, 50)
+          .map((e) => el("li", `line ${e.line}: ${e.reason}`)));
+        if (s.state === "running") setTimeout(poll, 500);
+        else { bar.value = bar.max; await loadContacts(); recount(); }
+      } catch (error) { report(error); }
     };
     poll();
   } catch (error) { report(error); }
 });
+const CONTACT_ROWS = 20;
 async function loadContacts() {
-  const data = await api("GET", "/api/contacts?limit=1");
-  $("contact-total").textContent = `${data.total} contacts`;
+  const data = await api("GET", `/api/contacts?limit=${CONTACT_ROWS}`);
+  $("contact-total").textContent = data.total > CONTACT_ROWS ?
+    `${data.total} contacts (first ${CONTACT_ROWS} shown)` : `${data.total} contacts`;
+  $("contact-rows").replaceChildren(...data.contacts.map((c) => {
+    const tr = el("tr");
+    const consent = ((c.consent || {}).marketing || {}).state || "none";
+    [c.name || "", c.phone, (c.tags || []).join(", "), consent].forEach((v) => tr.append(el("td", v)));
+    return tr;
+  }));
 }
 
 // Segments -------------------------------------------------------------------------------
@@ -121,7 +144,7 @@ async function loadTemplates() {
   $("campaign-template").replaceChildren(...templates.filter((t) => t.status === "APPROVED")
     .map((t) => el("option", `${t.name} (${t.language}, ${t.category})`, { value: t._id })));
 }
-$("sync-templates").addEventListener("click", () => api("POST", "/api/templates/sync").then(loadTemplates, report));
+$("sync-templates").addEventListener("click", () => api("POST", "/api/templates/sync").then(loadTemplates).catch(report));
 
 // Campaigns --------------------------------------------------------------------------------
 $("campaign-form").addEventListener("submit", async (event) => {
@@ -132,14 +155,17 @@ $("campaign-form").addEventListener("submit", async (event) => {
       variables: JSON.parse(f.get("variables") || "{}"),
       segment: f.get("segment_id") ? { segment_id: f.get("segment_id") } : { filter: {} } };
     const campaign = await api("POST", "/api/campaigns", spec);
-    await loadCampaigns(); openCampaign(campaign._id);
+    await loadCampaigns(); await openCampaign(campaign._id);
   } catch (error) { report(error); }
 });
+const campaignNames = new Map();
 async function loadCampaigns() {
   const { campaigns } = await api("GET", "/api/campaigns");
+  campaigns.forEach((c) => campaignNames.set(c._id, c.name || c._id));
   $("campaign-rows").replaceChildren(...campaigns.map((c) => {
-    const tr = el("tr");
-    tr.append(el("td", c.name || c._id), el("td", c.state), el("td", (c.stats || {}).audience || ""));
+    const tr = el("tr", null, { "data-campaign-id": c._id });
+    tr.append(el("td", c.name || c._id), el("td", c.state, { class: "state" }),
+      el("td", (c.stats || {}).audience ?? ""));
     const actions = el("td");
     const open = el("button", "open", { type: "button" });
     open.addEventListener("click", () => openCampaign(c._id));
@@ -154,32 +180,70 @@ async function loadCampaigns() {
     return tr;
   }));
 }
-let openId = null; let liveTimer = null;
+// The live campaign page: pre-flight, start/schedule, and the funnel refreshed every 2 s.
+let openId = null; let liveTimer = null; let liveState = null;
+const campaignPath = (action) => `/api/campaigns/${encodeURIComponent(openId)}${action ? "/" + action : ""}`;
 async function openCampaign(id) {
-  openId = id; $("campaign-detail").hidden = false; $("detail-title").textContent = id;
-  try { $("preflight").textContent = JSON.stringify(await api("POST", `/api/campaigns/${encodeURIComponent(id)}/preflight`), null, 2); }
-  catch (error) { $("preflight").textContent = error.message; }
-  clearInterval(liveTimer); refreshLive(); liveTimer = setInterval(refreshLive, 2000);
+  openId = id; liveState = null; $("campaign-detail").hidden = false;
+  $("detail-title").textContent = campaignNames.get(id) || id;
+  $("next-run").textContent = ""; $("funnel").replaceChildren(); $("failures").replaceChildren();
+  clearInterval(liveTimer); liveTimer = setInterval(refreshLive, 2000);
+  await Promise.all([preflight(), refreshLive()]);
 }
+function fact(name, value) { return [el("dt", name), el("dd", value)]; }
+async function preflight() {
+  try {
+    const p = await api("POST", campaignPath("preflight"));
+    const excluded = Object.entries(p.excluded || {}).map(([reason, n]) => `${reason} × ${n}`).join(", ");
+    const categories = Object.entries(p.by_category || {}).map(([c, n]) => `${c} × ${n}`).join(", ");
+    $("preflight").replaceChildren(...fact("Audience", p.audience), ...fact("Eligible", p.eligible),
+      ...fact("Excluded", excluded || "none"), ...fact("By category", categories || "–"),
+      ...fact("Estimated cost", `${p.estimated_cost} ${p.currency}`),
+      ...fact("Estimated duration", `${p.estimated_duration_seconds} s`));
+  } catch (error) { $("preflight").replaceChildren(...fact("Pre-flight", error.message)); }
+}
+$("preflight-btn").addEventListener("click", preflight);
+$("start-btn").addEventListener("click", async () => {
+  try { await api("POST", campaignPath("start")); await Promise.all([loadCampaigns(), refreshLive()]); }
+  catch (error) { report(error); }
+});
 $("schedule-btn").addEventListener("click", async () => {
   const local = $("schedule-at").value;
-  if (!openId || !local) return;
-  const schedule = { at: local, timezone: $("schedule-tz").value,
-    window: { start: $("window-start").value, end: $("window-end").value } };
-  api("POST", `/api/campaigns/${encodeURIComponent(openId)}/schedule`, { schedule }).then(loadCampaigns, report);
+  if (!openId || !local) { report(new Error("pick the date and time to send at")); return; }
+  const schedule = { at: local, timezone: $("schedule-tz").value || "UTC" };
+  if ($("window-start").value || $("window-end").value) {  // no window unless one is given
+    schedule.window = { start: $("window-start").value, end: $("window-end").value };
+  }
+  try {
+    await api("POST", campaignPath("schedule"), { schedule });
+    const doc = await api("GET", campaignPath());
+    $("next-run").textContent = doc.next_run ? `next run ${doc.next_run}` : "";
+    await Promise.all([loadCampaigns(), refreshLive()]);
+  } catch (error) { report(error); }
 });
+const FUNNEL = ["sent", "delivered", "read", "replied"];
+function funnelStep(name, count, top, rate) {
+  const bar = el("div", null, { class: "bar" });
+  bar.style.width = `${Math.max(1, 100 * count / top)}%`;
+  const track = el("div", null, { class: "track" }); track.append(bar);
+  const row = el("div", null, { class: "step", "data-step": name });
+  row.append(el("span", name, { class: "label" }), track, el("span", count, { class: "value" }),
+    el("span", rate === undefined ? "" : `${Math.round(100 * rate)}%`, { class: "rate muted" }));
+  return row;
+}
 async function refreshLive() {
   if (!openId) return;
-  const a = await api("GET", `/api/campaigns/${encodeURIComponent(openId)}/analytics`);
-  $("detail-title").textContent = `${openId}: ${a.state}`;
+  const id = openId;
+  let a;
+  try { a = await api("GET", campaignPath("analytics")); } catch (error) { report(error); return; }
+  if (id !== openId) return;  // another campaign was opened meanwhile
+  $("detail-title").textContent = `${campaignNames.get(id) || id}: ${a.state}`;
+  if (liveState !== null && liveState !== a.state) loadCampaigns().catch(report);
+  liveState = a.state;
   const top = Math.max(a.audience || 0, a.counts.sent || 0, 1);
-  $("funnel").replaceChildren(...["sent", "delivered", "read", "replied", "failed"].map((k) => {
-    const wrap = el("div");
-    const bar = el("div", `${k}: ${a.counts[k] || 0}`, { class: "bar" });
-    bar.style.width = `${Math.max(2, 100 * (a.counts[k] || 0) / top)}%`;
-    wrap.append(bar);
-    return wrap;
-  }));
+  $("funnel").replaceChildren(el("div", `audience ${a.audience}`, { class: "muted" }),
+    ...FUNNEL.map((k) => funnelStep(k, a.counts[k] || 0, top, k === "sent" ? undefined : a.rates[k])),
+    funnelStep("failed", a.counts.failed || 0, top, a.rates.failed));
   $("failures").replaceChildren(...(a.failure_reasons || []).map((f) => el("li", `${f.code}: ${f.title} × ${f.count}`)));
 }
 
@@ -187,5 +251,6 @@ async function refreshLive() {
   try {
     schema = (await api("GET", "/api/schema")).attributes;
     await Promise.all([loadContacts(), loadSegments(), loadTemplates(), loadCampaigns()]);
+    recount();  // the audience of the (empty) builder: everyone
   } catch (error) { report(error); }
 })();

@@ -7,11 +7,12 @@ from typing import Any, Optional
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 
-from handoff.api import accounts, live, pages, tickets
+from handoff.api import accounts, live, monitoring, pages, tickets
 from handoff.api.context import AppContext
 from handoff.api.security import add_security_headers
 from handoff.errors import HandoffError, TooManyRequests
 from handoff.settings import Settings
+from observability.http import add_routes, instrument
 
 log = logging.getLogger(__name__)
 
@@ -21,8 +22,11 @@ def create_app(settings: Settings, name: str = "parley_handoff") -> Sanic:
     app.config.WEBSOCKET_PING_INTERVAL = 20
     app.config.KEEP_ALIVE_TIMEOUT = 30
     app.ctx.settings = settings
+    instrument(app, "handoff")
     for bp in (tickets.bp, accounts.bp, live.bp, pages.bp):
         app.blueprint(bp)
+    add_routes(app, "handoff", checks=lambda: monitoring.checks(app.ctx.handoff),
+               samplers=lambda: monitoring.samplers(app.ctx.handoff))
 
     @app.before_server_start
     async def open_clients(app: Sanic) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sanic import Blueprint, Request
-from sanic.response import HTTPResponse, file, json, redirect
+from sanic.response import HTTPResponse, file, redirect
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 bp = Blueprint("pages")
@@ -24,12 +24,6 @@ async def login_page(request: Request) -> HTTPResponse:
 @bp.get("/analytics")
 async def analytics_page(request: Request) -> HTTPResponse:
     return await file(WEB / "analytics.html", mime_type="text/html; charset=utf-8")
-
-
-@bp.get("/healthz")
-async def health(request: Request) -> HTTPResponse:
-    await request.app.ctx.handoff.redis.ping()
-    return json({"ok": True})
 
 
 @bp.get("/logout")

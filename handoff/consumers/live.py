@@ -3,6 +3,7 @@ delivery statuses of tracked customers from the events stream, copied into
 `handoff.keys.LIVE_STREAM`, whose ids the console uses to replay after a reconnect."""
 from __future__ import annotations
 
+import logging
 from typing import Any, List
 
 from connectors import events as ev
@@ -11,6 +12,9 @@ from connectors.events import Event
 from handoff import keys
 from handoff.consumers.group import Entry
 from handoff.transcript import MESSAGE_TYPES, live_message
+from observability import trace
+
+log = logging.getLogger(__name__)
 
 # Customer messages of human-owned chats come from the inbox; on the events stream they would
 # arrive twice.
@@ -24,6 +28,9 @@ class LiveCopier:
     async def __call__(self, batch: List[Entry]) -> None:
         inbox = [e.event for e in batch if e.stream == shared_keys.HANDOFF_INBOX_STREAM
                  and e.event.type == ev.MESSAGE_RECEIVED]
+        for event in inbox:  # handoff's line of the message's trace
+            with trace.bound(event.trace):
+                log.info("inbox %s from %s -> agents", event.data.get("type"), event.data.get("wa_id"))
         outbound = [e.event for e in batch if e.stream == shared_keys.EVENTS_STREAM
                     and e.event.type in _FROM_EVENTS and e.event.data.get("wa_id")]
         if outbound:

@@ -36,6 +36,9 @@ class TicketStore(Protocol):
     async def open_counts(self) -> Dict[str, int]:
         """Assigned tickets per agent."""
 
+    async def status_counts(self, statuses: Collection[Status]) -> Dict[str, int]:
+        """Tickets per status (every one of `statuses`, 0 if none): the metrics' queue gauges."""
+
     async def handling_times(self, since: datetime, limit: int = 50) -> List[float]:
         """Seconds from first assignment to resolution of the latest `limit` tickets resolved
         since `since`, newest first (the queue's expected-wait estimate)."""

@@ -74,6 +74,13 @@ class MemoryTicketStore:
                 counts[t.agent] = counts.get(t.agent, 0) + 1
         return counts
 
+    async def status_counts(self, statuses: Collection[Status]) -> Dict[str, int]:
+        counts = {s.value: 0 for s in statuses}
+        for t in self._tickets.values():
+            if t.status.value in counts:
+                counts[t.status.value] += 1
+        return counts
+
     async def handling_times(self, since: datetime, limit: int = 50) -> List[float]:
         done = sorted((t for t in self._tickets.values()
                        if t.status is Status.RESOLVED and t.assigned_at and t.resolved_at

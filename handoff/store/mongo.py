@@ -95,6 +95,13 @@ class MongoTicketStore:
                                   {"$group": {"_id": "$agent", "n": {"$sum": 1}}}])
         return {r["_id"]: r["n"] async for r in rows}
 
+    async def status_counts(self, statuses: Collection[Status]) -> Dict[str, int]:
+        counts = {s.value: 0 for s in statuses}
+        rows = self._c.aggregate([{"$match": {"status": {"$in": list(counts)}}},
+                                  {"$group": {"_id": "$status", "n": {"$sum": 1}}}])
+        counts.update({r["_id"]: r["n"] async for r in rows})
+        return counts
+
     async def handling_times(self, since: datetime, limit: int = 50) -> List[float]:
         cursor = self._c.find({"status": Status.RESOLVED.value, "resolved_at": {"$gte": since},
                                "assigned_at": {"$ne": None}},

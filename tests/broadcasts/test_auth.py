@@ -15,7 +15,7 @@ from broadcasts.settings import Settings
 from .harness import serve
 
 #: The only routes anyone may call (adding one here is a security decision).
-PUBLIC = {"/", "/health", "/healthz", "/login"}
+PUBLIC = {"/", "/health", "/healthz", "/readyz", "/metrics", "/login"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, AsyncIterator, Dict, List
+from typing import Any, List
 
 import httpx
 import pytest
@@ -17,45 +17,16 @@ from connectors.ratelimit import RateLimits, RedisBatcher
 from connectors.sender import Purpose, Sender
 from connectors.window import refresh_window
 
+from .sandbox_support import configure, outbox
+
 CUSTOMER = "16505551234"
 FAST_RETRY = RetryPolicy(max_attempts=6, base_delay=0.01, max_delay=0.05, pair_base=0.05)
-
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
-    yield client
-    await client.connection_pool.disconnect()
-
-
-@pytest.fixture
-async def admin(sandbox: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sandbox.url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-async def graph(sandbox: Any) -> AsyncIterator[GraphClient]:
-    client = GraphClient.from_credentials(sandbox.access_token, sandbox.phone_number_id, base_url=sandbox.graph_url,
-                                          version="", waba_id=sandbox.waba_id, timeout=5.0)
-    yield client
-    await client.aclose()
 
 
 def make_sender(graph: GraphClient, redis: Any, **options: Any) -> Sender:
     options.setdefault("retry", FAST_RETRY)
     options.setdefault("limits", RateLimits(mps=None, pair_interval=None))
     return Sender(graph, redis, **options)
-
-
-async def outbox(admin: httpx.AsyncClient, to: str = "") -> List[Dict[str, Any]]:
-    response = await admin.get("/_sandbox/outbox", params={"to": to} if to else None)
-    response.raise_for_status()
-    return response.json()["messages"]
-
-
-async def configure(admin: httpx.AsyncClient, **config: Any) -> None:
-    (await admin.patch("/_sandbox/config", json=config)).raise_for_status()
 
 
 async def recorded(redis: aioredis.Redis) -> List[events.Event]:

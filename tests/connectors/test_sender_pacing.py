@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, AsyncIterator, Dict, List
+from typing import Any
 
 import httpx
-import pytest
 import redis.asyncio as aioredis
 
 from connectors import payloads
@@ -16,36 +15,7 @@ from connectors.ratelimit import RateLimits
 from connectors.sender import Purpose, SendResult, Sender
 from connectors.window import refresh_window
 
-
-@pytest.fixture
-async def redis(redis_url: str) -> AsyncIterator[aioredis.Redis]:
-    client = aioredis.from_url(redis_url)
-    yield client
-    await client.connection_pool.disconnect()
-
-
-@pytest.fixture
-async def admin(sandbox: Any) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=sandbox.url, timeout=10) as client:
-        yield client
-
-
-@pytest.fixture
-async def graph(sandbox: Any) -> AsyncIterator[GraphClient]:
-    client = GraphClient.from_credentials(sandbox.access_token, sandbox.phone_number_id, base_url=sandbox.graph_url,
-                                          version="", timeout=5.0)
-    yield client
-    await client.aclose()
-
-
-async def configure(admin: httpx.AsyncClient, **config: Any) -> None:
-    (await admin.patch("/_sandbox/config", json=config)).raise_for_status()
-
-
-async def outbox(admin: httpx.AsyncClient) -> List[Dict[str, Any]]:
-    response = await admin.get("/_sandbox/outbox")
-    response.raise_for_status()
-    return response.json()["messages"]
+from .sandbox_support import configure, outbox
 
 
 HELLO = payloads.template("hello_world", "en_US")

@@ -166,3 +166,50 @@ async def test_mongo_outage_keeps_the_bot_answering_and_the_archive(model_path: 
             await store.flusher.stop()
         await store.red.close()
         await redis.close()
+
+
+async def test_reading_a_new_conversation_over_http_never_erases_its_first_turn(redis_url: str, monkeypatch: Any) -> None:
+    """rasa's GET /conversations/{id}/tracker takes no conversation lock: finding no live session,
+    it creates and saves an empty tracker. The first turn, saved while that read awaited MongoDB,
+    must survive the empty save (it did not: the fault suite's idle-Redis test lost such turns)."""
+    import asyncio
+
+    from rasa.core.tracker_store import FailSafeTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    store = store_for(redis_url, mongodb_url="mongodb://127.0.0.1:1/", archive_flush=False)
+    store.domain = Domain.empty()
+    reading, turn_saved = asyncio.Event(), asyncio.Event()
+
+    async def archive_answering_after_the_turn(sender_id: str) -> List[Any]:
+        reading.set()
+        await turn_saved.wait()
+        return []
+
+    monkeypatch.setattr(store, "_archived_events", archive_answering_after_the_turn)
+    rasa_store = FailSafeTrackerStore(store)  # what rasa wraps every tracker store in
+
+    async def first_turn() -> None:
+        await reading.wait()
+        tracker = DialogueStateTracker(NEWCOMER, [])
+        for event in (ActionExecuted("action_session_start"), SessionStarted(), ActionExecuted("action_listen"),
+                      UserUttered("hi"), ActionExecuted("utter_greet"), ActionExecuted("action_listen")):
+            tracker.update(event)
+        await rasa_store.save(tracker)
+        turn_saved.set()
+
+    try:
+        # The endpoint's path: get_or_create_full_tracker(conversation_id, append_action_listen=False).
+        await asyncio.wait_for(asyncio.gather(rasa_store.get_or_create_full_tracker(NEWCOMER, False),
+                                              first_turn()), 10)
+        stored = await store.retrieve(NEWCOMER)
+        assert stored is not None and [e.text for e in stored.events if isinstance(e, UserUttered)] == ["hi"]
+        # Reading a conversation nobody has written yet still creates it (as rasa expects).
+        monkeypatch.setattr(store, "_archived_events", lambda sender_id: asyncio.sleep(0, []))
+        await rasa_store.get_or_create_full_tracker(SENDER, False)
+        created = await store.retrieve(SENDER)
+        assert created is not None and not created.events
+    finally:
+        await store.red.close()

@@ -79,14 +79,6 @@ def test_after_a_redis_restart_every_event_consumer_group_catches_up(platform: F
     assert not behind, f"consumer groups stuck after the Redis restart (last id {last_id}): {behind}"
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "bug (bot/stores/tracker_store.py LiveSessionTrackerStore on redis-py 4.6 + rasa's "
-    "FailSafeTrackerStore): after a Redis restart the store's pooled connections are stale; the next "
-    "save on one fails ('Connection closed by server') and rasa logs 'Falling back to use the "
-    "InMemoryTrackerStore' and keeps that turn only in process memory: the persisted tracker lacks "
-    "the customer's message (conversation state lost; GET /conversations/{id}/tracker never shows the "
-    "turn). Restart-tolerant client options (connectors/redis_options.py) made it pass in 3 of 4 runs; "
-    "Not strict: which turns hit a stale connection depends on the pool"))
 def test_after_an_idle_redis_restart_every_turn_is_kept_in_the_tracker(platform: FaultPlatform) -> None:
     customers = [platform.new_customer(f"IdleRedis {i}") for i in range(4)]
     for customer in customers:

@@ -90,6 +90,8 @@ async def test_lists_first_reply_counts_and_queue_age(stores: Dict[str, Any]) ->
     assert [t.id for t in await tickets.list({Status.ASSIGNED, Status.QUEUED}, agent="ann")] == ["t1"]
     assert [t.id for t in await tickets.waiting_before(T0 + timedelta(minutes=1, seconds=30))] == ["t0"]
     assert await tickets.open_counts() == {"ann": 1}
+    assert await tickets.status_counts({Status.QUEUED, Status.ASSIGNED, Status.RESOLVED}) == \
+        {"queued": 2, "assigned": 1, "resolved": 0}
     assert await tickets.mark_first_reply("t1", T0) is True
     assert await tickets.mark_first_reply("t1", T0 + timedelta(minutes=9)) is False
     assert (await tickets.get("t1")).first_reply_at == T0

@@ -1,5 +1,5 @@
-"""The broadcasts service as a real process for the security tests (sync clients, so hypothesis
-can drive it), plus log capture helpers."""
+"""The broadcasts and handoff services as real processes for the security and console tests (sync
+clients, so hypothesis and Playwright can drive them), plus log capture helpers."""
 from __future__ import annotations
 
 import os
@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, Optional
 
 import httpx
 
@@ -54,19 +54,40 @@ class Process:
         return self.log.read_text(errors="replace")
 
 
-def start_broadcasts(tmp: Path, redis_url: str, mongo_url: str, db: str, sandbox: Any) -> Iterator[Process]:
+def start_broadcasts(tmp: Path, redis_url: str, mongo_url: str, db: str, sandbox: Any,
+                     env: Optional[Dict[str, str]] = None) -> Iterator[Process]:
+    """`python -m broadcasts` on a free port (`env`: extra variables, e.g. ``HANDOFF_PORT``)."""
     port = free_port()
-    env = {**os.environ, "REDIS_URL": redis_url, "MONGODB_URL": mongo_url, "MONGO_URL": mongo_url,
-           "BROADCASTS_MONGO_DB": db, "BROADCASTS_PORT": str(port),
-           "GRAPH_BASE_URL": sandbox.graph_url.rsplit("/", 1)[0], "GRAPH_VERSION": sandbox.graph_url.rsplit("/", 1)[1],
-           "WHATSAPP_ACCESS_TOKEN": sandbox.access_token, "WHATSAPP_PHONE_NUMBER_ID": sandbox.phone_number_id,
-           "WHATSAPP_WABA_ID": sandbox.waba_id, "WA_GRAPH_URL": sandbox.graph_url, "WA_ACCESS_TOKEN": sandbox.access_token,
-           "WA_PHONE_NUMBER_ID": sandbox.phone_number_id, "WA_WABA_ID": sandbox.waba_id,
-           "BROADCASTS_CONSUMER": f"sec-{port}", "PYTHONPATH": str(ROOT), "HANDOFF_SECRET_KEY": SECRET_KEY,
-           "MONGODB_DB": db}
-    log = tmp / f"broadcasts-{port}.log"
+    yield from _serve(tmp, "broadcasts", port, {
+        **_shared_env(redis_url, mongo_url, db, sandbox), "BROADCASTS_MONGO_DB": db,
+        "BROADCASTS_PORT": str(port), "BROADCASTS_CONSUMER": f"sec-{port}", **(env or {})})
+
+
+def start_handoff(tmp: Path, redis_url: str, mongo_url: str, db: str, sandbox: Any) -> Iterator[Process]:
+    """`python -m handoff` on a free port, admin ``admin@example.com`` / ``admin-password``
+    (cheap password hashing, no bot hand-back), sharing the accounts with `start_broadcasts`."""
+    port = free_port()
+    yield from _serve(tmp, "handoff", port, {
+        **_shared_env(redis_url, mongo_url, db, sandbox), "HANDOFF_PORT": str(port),
+        "HANDOFF_CONSUMER_NAME": f"sec-{port}", "HANDOFF_BOT_RESUME": "off",
+        "HANDOFF_ADMIN_EMAIL": "admin@example.com", "HANDOFF_ADMIN_PASSWORD": "admin-password",
+        "HANDOFF_ARGON2_MEMORY_KIB": "1024", "HANDOFF_ARGON2_TIME_COST": "1"})
+
+
+def _shared_env(redis_url: str, mongo_url: str, db: str, sandbox: Any) -> Dict[str, str]:
+    return {**os.environ, "REDIS_URL": redis_url, "MONGODB_URL": mongo_url, "MONGO_URL": mongo_url,
+            "GRAPH_BASE_URL": sandbox.graph_url.rsplit("/", 1)[0], "GRAPH_VERSION": sandbox.graph_url.rsplit("/", 1)[1],
+            "WHATSAPP_ACCESS_TOKEN": sandbox.access_token, "WHATSAPP_PHONE_NUMBER_ID": sandbox.phone_number_id,
+            "WHATSAPP_WABA_ID": sandbox.waba_id, "WA_GRAPH_URL": sandbox.graph_url, "WA_ACCESS_TOKEN": sandbox.access_token,
+            "WA_PHONE_NUMBER_ID": sandbox.phone_number_id, "WA_WABA_ID": sandbox.waba_id,
+            "PYTHONPATH": str(ROOT), "HANDOFF_SECRET_KEY": SECRET_KEY, "MONGODB_DB": db}
+
+
+def _serve(tmp: Path, module: str, port: int, env: Dict[str, str]) -> Iterator[Process]:
+    """Run `python -m module` until the generator is closed; ready once /healthz answers."""
+    log = tmp / f"{module}-{port}.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "broadcasts"], cwd=ROOT, env=env, stdout=out,
+        proc = subprocess.Popen([sys.executable, "-m", module], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     handle = Process(proc, url, log)
@@ -75,11 +96,11 @@ def start_broadcasts(tmp: Path, redis_url: str, mongo_url: str, db: str, sandbox
         while True:
             assert proc.poll() is None, handle.output()[-3000:]
             try:
-                if httpx.get(url + "/health", timeout=2).status_code < 500:
+                if httpx.get(url + "/healthz", timeout=2).status_code < 500:
                     break
             except httpx.HTTPError:
                 pass
-            assert time.monotonic() < deadline, "broadcasts did not start: " + handle.output()[-3000:]
+            assert time.monotonic() < deadline, f"{module} did not start: " + handle.output()[-3000:]
             time.sleep(0.2)
         yield handle
     finally:

@@ -14,7 +14,7 @@ pytest.importorskip("argon2")  # services env only
 
 from .services import SECRET_KEY, issue_token, start_broadcasts  # noqa: E402
 
-PUBLIC = {"", "health", "healthz", "login", "web/<__file_uri__:path>"}
+PUBLIC = {"", "health", "healthz", "readyz", "metrics", "login", "web/<__file_uri__:path>"}
 
 
 def broadcasts_routes() -> List[Tuple[str, str]]:

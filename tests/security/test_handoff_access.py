@@ -26,6 +26,7 @@ from tests.handoff.server import Agent, running, settings_for  # noqa: E402
 POLICY: Dict[Tuple[str, str], str] = {
     ("GET", ""): "public", ("GET", "login"): "public", ("GET", "analytics"): "public",
     ("GET", "logout"): "public", ("GET", "healthz"): "public", ("GET", "static/<__file_uri__:path>"): "public",
+    ("GET", "readyz"): "public", ("GET", "metrics"): "public",
     ("POST", "api/login"): "public",
     ("POST", "api/logout"): "logged_in", ("GET", "api/me"): "logged_in", ("GET", "api/agents"): "logged_in",
     ("GET", "api/canned"): "logged_in", ("GET", "api/templates"): "logged_in", ("GET", "api/tickets"): "logged_in",
