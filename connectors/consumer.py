@@ -28,7 +28,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Set
+from typing import Any, Dict, List, Optional
 
 from observability import trace
 
@@ -36,6 +36,7 @@ from . import dedupe, keys, mapping, webhook
 from .lease import Lease
 from .partitions import PartitionSet, decode, ensure_group, partition_of
 from .routing import Router
+from .tasks import log_crash, stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +85,7 @@ class Consumer:
         self._ticker = asyncio.get_running_loop().create_task(self._tick_forever(), name="inbound-ticker")
 
     async def stop(self) -> None:
-        tasks: Set["asyncio.Task[None]"] = {t for t in (self._ticker, self._fanout) if t is not None}
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(tasks, timeout=5)
+        await stop_tasks(t for t in (self._ticker, self._fanout) if t is not None)
         await self.partitions.close()
         await self.router.close()
         try:
@@ -108,8 +105,7 @@ class Consumer:
 
     async def _tick(self) -> None:
         if self._fanout is not None and self._fanout.done():
-            if not self._fanout.cancelled() and self._fanout.exception() is not None:
-                log.warning("fan-out stopped: %r", self._fanout.exception())
+            log_crash(self._fanout)
             self._fanout = None
         if self._fanout is None:
             if await self._router_lease.acquire():

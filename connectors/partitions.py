@@ -27,6 +27,7 @@ from observability.metrics import INBOUND_DEAD_LETTERS
 from . import events, keys
 from .events import Event
 from .lease import Lease
+from .tasks import log_crash, stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +135,7 @@ class PartitionSet:
         fair = math.ceil(self.count / live)
         for index, (worker, task, lease) in list(self.workers.items()):
             if task.done():
-                self._reap(index, worker, task)
+                log_crash(task)
                 if worker.stop.is_set() or not await lease.renew():
                     await lease.release()
                     del self.workers[index]
@@ -163,18 +164,9 @@ class PartitionSet:
         task = asyncio.get_running_loop().create_task(worker.run(), name=f"partition-{index}")
         self.workers[index] = (worker, task, lease)
 
-    @staticmethod
-    def _reap(index: int, worker: PartitionWorker, task: "asyncio.Task[None]") -> None:
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("partition %d worker stopped: %r", index, task.exception())
-
     async def close(self) -> None:
         """Stop every worker (cancel), release the leases, leave the live set."""
-        for _, task, _ in self.workers.values():
-            task.cancel()
-        tasks = [t for _, t, _ in self.workers.values()]
-        if tasks:
-            await asyncio.wait(tasks, timeout=5)
+        await stop_tasks(task for _, task, _ in self.workers.values())
         for _, _, lease in self.workers.values():
             try:
                 await lease.release()
