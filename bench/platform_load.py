@@ -76,7 +76,8 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import websockets  # noqa: E402
 
-from devstack import Supervisor, free_port, start_mongo, start_redis  # noqa: E402
+from bench.mongo import BenchMongo  # noqa: E402
+from devstack import Supervisor, free_port, start_redis  # noqa: E402
 from devstack.services import RunningPlatform, start_platform  # noqa: E402
 from devstack.settings import StackSettings  # noqa: E402
 
@@ -188,23 +189,18 @@ def cpu_between(a: CpuMark, b: CpuMark) -> Dict[str, Any]:
             "load_avg_at_end": b.load_avg}
 
 
-def start_stack(args: argparse.Namespace, data_dir: Path, sup: Supervisor) -> RunningPlatform:
-    """Everything `make run` starts, on free ports, with a private AOF Redis and, unless
-    MONGODB_URL names a real MongoDB (then a fresh database on it), a private on-disk
-    MongoDB-compatible server."""
+def start_stack(args: argparse.Namespace, data_dir: Path, sup: Supervisor, mongo: BenchMongo) -> RunningPlatform:
+    """Everything `make run` starts, on free ports, with a private AOF Redis, on `mongo`."""
     settings = StackSettings.from_env({**os.environ, "PARLEY_BOT_PYTHON": os.path.abspath(args.bot_python)})
     if settings.bot_python is None:
         raise SystemExit(f"the bot env is not built: {args.bot_python} (run `make env-bot`)")
     redis_port = free_port()
     sup.adopt("redis", start_redis(redis_port, data_dir / "redis", aof=True), port=redis_port)
-    mongo_url, mongo_db = settings.mongodb_url, f"platform_load_{os.getpid()}"
-    if not mongo_url:
-        mongo_port = free_port()
-        sup.adopt("mongodb", start_mongo(mongo_port, data_dir / "mongo"), port=mongo_port)
-        mongo_url, mongo_db = f"mongodb://127.0.0.1:{mongo_port}/", "parley"
+    if mongo.process is not None:
+        sup.adopt("mongodb", mongo.process, port=mongo.port)
     settings = dataclasses.replace(
         settings.with_free_ports(), data_dir=data_dir, redis_url=f"redis://127.0.0.1:{redis_port}/0",
-        mongodb_url=mongo_url, mongodb_db=mongo_db, sandbox_env=tuple(SANDBOX_ENV.items()))
+        mongodb_url=mongo.url, mongodb_db=mongo.db, sandbox_env=tuple(SANDBOX_ENV.items()))
     os.environ.update(SERVICES_ENV)  # read by the broadcasts process (Supervisor passes os.environ on)
     return start_platform(settings, sup)
 
@@ -595,11 +591,13 @@ class Monitor:
         out = {"sandbox webhooks pending": int(health.get("pending_webhooks", 0))}
         async with self.redis.pipeline(transaction=False) as pipe:
             pipe.xlen(keys.INBOUND_STREAM)
+            pipe.xlen(keys.INBOUND_STATUS_STREAM)
             for i in range(16):
                 pipe.xlen(keys.inbound_partition(i))
             lengths = await pipe.execute()
-        out["raw inbound (before fan-out)"] = int(lengths[0])
-        out["contact partitions (before router)"] = int(sum(lengths[1:]))
+        out["raw inbound messages (before fan-out)"] = int(lengths[0])
+        out["raw inbound statuses (before fan-out)"] = int(lengths[1])
+        out["contact partitions (before router)"] = int(sum(lengths[2:]))
         for stream in (keys.EVENTS_STREAM, keys.HANDOFF_INBOX_STREAM):
             try:
                 groups = await self.redis.xinfo_groups(stream)
@@ -895,10 +893,10 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
     shutil.rmtree(log_dir, ignore_errors=True)
     log_dir.mkdir()
     sup = Supervisor(log_dir=log_dir)
-    running: Optional[RunningPlatform] = None
+    started = time.perf_counter()
+    mongo = BenchMongo.from_env("platform_load", "parley", data_dir / "mongo")
     try:
-        started = time.perf_counter()
-        running = start_stack(args, data_dir, sup)
+        running = start_stack(args, data_dir, sup, mongo)
         start_s = time.perf_counter() - started
         log(f"platform up in {start_s:.1f} s; seeding {args.recipients} contacts")
         seed_s = seed_contacts(running.mongodb_url, running.mongodb_db, args.recipients)
@@ -913,12 +911,8 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
         errors = log_errors(sup)  # before the shutdown, whose noise is not the run's
     finally:
         sup.stop_all(grace=15)
+        mongo.close()
         shutil.rmtree(data_dir, ignore_errors=True)
-        if os.environ.get("MONGODB_URL") and running is not None:  # our database on a shared server
-            from pymongo import MongoClient
-
-            with MongoClient(running.mongodb_url) as client:
-                client.drop_database(running.mongodb_db)
     result.update({
         "command": "python bench/platform_load.py " + " ".join(sys.argv[1:]),
         "settings": {"duration_s": args.duration, "customers": args.customers,
@@ -928,7 +922,7 @@ def run(args: argparse.Namespace) -> Dict[str, Any]:
                      "sandbox": SANDBOX_ENV, "services": SERVICES_ENV, "seed": args.seed},
         "platform_start_s": round(start_s, 1), "seed_contacts_s": round(seed_s, 1),
         "processes_dead_at_end": dead, "logs": str(log_dir), "log_errors": errors,
-        "mongodb": "MONGODB_URL" if os.environ.get("MONGODB_URL") else "embedded (SecantusDB, on disk)",
+        "mongodb": mongo.label,
         "cut_by_time_limit": deadline.hit,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "node": platform.node(),
                     "load_avg_before": load_before, "load_avg_after": tuple(round(x, 2) for x in os.getloadavg())},

@@ -1,9 +1,12 @@
-"""The inbound consumer: from raw webhook bodies on ``keys.INBOUND_STREAM`` to effects.
+"""The inbound consumer: from raw webhook bodies on ``keys.INBOUND_STREAM`` (everything but
+status-only bodies) and ``keys.INBOUND_STATUS_STREAM`` (status-only bodies, see
+connectors.ingest) to effects.
 
 Design (any number of replicas, each running one :class:`Consumer`):
 
 1. **Fan-out** (one replica at a time, chosen by the lease ``inbound:router``; the others stand
-   by): reads raw bodies through the consumer group ``keys.INBOUND_GROUP``, parses them
+   by): reads raw bodies through the consumer group ``keys.INBOUND_GROUP`` on both streams,
+   the message stream first (:meth:`Consumer.read_once`), parses them
    (connectors.webhook) and, in one ``MULTI``, (a) emits the order-free events (statuses,
    ``value.errors``, user preferences, template/account updates), each guarded by an
    idempotency claim in the same Lua call (connectors.dedupe.emit_once), (b) appends each message
@@ -11,7 +14,9 @@ Design (any number of replicas, each running one :class:`Consumer`):
    entry. A crash before ``EXEC`` leaves the raw entry pending; the next leader takes it with
    ``XAUTOCLAIM`` (min idle = the lease time, so nothing live is stolen). Re-fanned messages
    are dropped downstream by their wamid claim. A single fan-out reader is what keeps a
-   contact's messages in stream order across replicas; it costs ~25 µs per body.
+   contact's messages in stream order across replicas (they are all in the message stream;
+   statuses need no order relative to messages: their roll-up is monotonic); it costs ~25 µs
+   per body.
 2. **Partitions** (connectors.partitions): each partition stream is leased to one replica, which
    hands each entry to :class:`connectors.routing.Router` (wamid claim, window, event,
    ownership, bot or handoff inbox) one contact message at a time, then acks it.
@@ -28,7 +33,7 @@ import os
 import socket
 import uuid
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from observability import trace
 
@@ -36,11 +41,14 @@ from . import dedupe, keys, mapping, webhook
 from .lease import Lease
 from .partitions import PartitionSet, decode, ensure_group, partition_of
 from .routing import Router
-from .tasks import log_crash, stop_tasks
+from .tasks import start_task, stop_tasks
 
 log = logging.getLogger(__name__)
 
 ROUTER_LEASE = f"{keys.PREFIX}:inbound:router"
+#: The raw streams, in the order the fan-out serves them.
+RAW_STREAMS = (keys.INBOUND_STREAM, keys.INBOUND_STATUS_STREAM)
+RawEntry = Tuple[str, str, Dict[str, str]]  # (stream, entry id, fields)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,8 @@ class ConsumerOptions:
     lease_ms: int = 6000  # also the min idle time before a pending raw entry is reclaimed
     tick_s: float = 1.0
     batch: int = 100
+    #: Status-only bodies per read: a customer message arriving meanwhile waits for at most these.
+    status_batch: int = 20
     block_ms: int = 500
     worker_batch: int = 64
     max_attempts: int = 5
@@ -81,11 +91,13 @@ class Consumer:
 
     # Lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
-        await ensure_group(self.redis, keys.INBOUND_STREAM, keys.INBOUND_GROUP)
-        self._ticker = asyncio.get_running_loop().create_task(self._tick_forever(), name="inbound-ticker")
+        await self.ensure_groups()
+        self._ticker = start_task(self._tick_forever(), "inbound-ticker")
 
     async def stop(self) -> None:
-        await stop_tasks(t for t in (self._ticker, self._fanout) if t is not None)
+        # The ticker first: a tick in flight may still start a fan-out task, stopped next.
+        await stop_tasks([self._ticker])
+        await stop_tasks([self._fanout])
         await self.partitions.close()
         await self.router.close()
         try:
@@ -105,19 +117,24 @@ class Consumer:
 
     async def _tick(self) -> None:
         if self._fanout is not None and self._fanout.done():
-            log_crash(self._fanout)
-            self._fanout = None
+            self._fanout = None  # its crash is logged already (start_task)
         if self._fanout is None:
             if await self._router_lease.acquire():
-                self._fanout = asyncio.get_running_loop().create_task(self._fanout_forever(), name="fanout")
+                self._fanout = start_task(self._fanout_forever(), "fanout")
         elif not await self._router_lease.renew():
             log.warning("lost the fan-out lease")
             self._fanout.cancel()
             self._fanout = None
         await self.partitions.tick()
 
+    async def ensure_groups(self) -> None:
+        """Create the consumer group on both raw streams (and the streams) if missing."""
+        for stream in RAW_STREAMS:
+            await ensure_group(self.redis, stream, keys.INBOUND_GROUP)
+
     # Stage 1: fan-out ----------------------------------------------------------------------------
     async def _fanout_forever(self) -> None:
+        await self.ensure_groups()  # again: a Redis that lost its data would answer NOGROUP forever
         while True:
             await self.reclaim_once()
             for _ in range(100):  # bounded: look for abandoned entries every ~100 reads
@@ -125,31 +142,45 @@ class Consumer:
                     break
 
     async def read_once(self) -> int:
-        """Fan out up to ``batch`` new raw entries; how many."""
-        resp = await self.redis.xreadgroup(keys.INBOUND_GROUP, self.name, {keys.INBOUND_STREAM: ">"},
-                                           count=self.options.batch, block=self.options.block_ms)
-        entries = resp[0][1] if resp else []
-        for entry_id, fields in entries:
-            await self.fan_out(_text(entry_id), decode(fields))
+        """Fan out new raw entries, customer messages first; how many (0: none within ``block_ms``).
+
+        Up to ``batch`` entries of the message stream without waiting; only if it has none, up to
+        ``status_batch`` status-only bodies; only if both are empty, one blocking read on both
+        (``status_batch`` each: a message is served first and waits for at most that many)."""
+        o = self.options
+        entries = (await self._read([keys.INBOUND_STREAM], o.batch, None)
+                   or await self._read([keys.INBOUND_STATUS_STREAM], o.status_batch, None)
+                   or await self._read(RAW_STREAMS, o.status_batch, o.block_ms))
+        for stream, entry_id, fields in entries:
+            await self.fan_out(entry_id, fields, stream)
         return len(entries)
 
+    async def _read(self, streams: Sequence[str], count: int, block: Optional[int]) -> List[RawEntry]:
+        resp = await self.redis.xreadgroup(keys.INBOUND_GROUP, self.name, {s: ">" for s in streams},
+                                           count=count, block=block)
+        found = {_text(stream): entries for stream, entries in resp or []}
+        return [(stream, _text(i), decode(f)) for stream in RAW_STREAMS for i, f in found.get(stream, [])]
+
     async def reclaim_once(self, min_idle_ms: Optional[int] = None) -> int:
-        """Take over raw entries pending longer than ``min_idle_ms`` (a dead reader's) and fan them out."""
+        """Take over raw entries pending longer than ``min_idle_ms`` (a dead reader's) on both
+        streams, messages first, and fan them out."""
         idle = self.options.lease_ms if min_idle_ms is None else min_idle_ms
-        total, cursor = 0, "0-0"
-        for _ in range(1000):  # bounded walk over the pending list
-            resp = await self.redis.xautoclaim(keys.INBOUND_STREAM, keys.INBOUND_GROUP, self.name, idle,
-                                               start_id=cursor, count=self.options.batch)
-            cursor, claimed = _text(resp[0]), resp[1]
-            for entry_id, fields in claimed:
-                await self.fan_out(_text(entry_id), decode(fields))
-            total += len(claimed)
-            if cursor == "0-0":
-                break
+        total = 0
+        for stream in RAW_STREAMS:
+            cursor = "0-0"
+            for _ in range(1000):  # bounded walk over the pending list
+                resp = await self.redis.xautoclaim(stream, keys.INBOUND_GROUP, self.name, idle,
+                                                   start_id=cursor, count=self.options.batch)
+                cursor, claimed = _text(resp[0]), resp[1]
+                for entry_id, fields in claimed:
+                    await self.fan_out(_text(entry_id), decode(fields), stream)
+                total += len(claimed)
+                if cursor == "0-0":
+                    break
         return total
 
-    async def fan_out(self, entry_id: str, fields: Dict[str, str]) -> None:
-        """Turn one raw entry into events and partition entries, and ack it, atomically."""
+    async def fan_out(self, entry_id: str, fields: Dict[str, str], stream: str = keys.INBOUND_STREAM) -> None:
+        """Turn one raw entry of ``stream`` into events and partition entries, and ack it, atomically."""
         pipe = self.redis.pipeline(transaction=True)
         body = fields.get("body", "")
         try:
@@ -169,8 +200,8 @@ class Consumer:
             self._to_partition(pipe, echo.to, "echo",
                                envelope("smb_message_echoes", echo.phone_number_id, "message_echoes", echo.raw),
                                trace.for_message(echo.wamid))
-        pipe.xack(keys.INBOUND_STREAM, keys.INBOUND_GROUP, entry_id)
-        pipe.xdel(keys.INBOUND_STREAM, entry_id)
+        pipe.xack(stream, keys.INBOUND_GROUP, entry_id)
+        pipe.xdel(stream, entry_id)
         await pipe.execute()
 
     def _to_partition(self, pipe: Any, contact: str, kind: str, env: Dict[str, Any], trace_id: str) -> None:

@@ -8,9 +8,13 @@ from __future__ import annotations
 PREFIX = "parley"
 
 # Streams ---------------------------------------------------------------------------------
-#: Raw, signature-checked webhook bodies, appended by the Rasa channel before it answers 200.
+#: Raw, signature-checked webhook bodies, appended by the Rasa channel before it answers 200:
+#: every body except the status-only ones (customer messages, echoes, any other field).
 INBOUND_STREAM = f"{PREFIX}:inbound"
-#: Consumer group of the connector's workers on INBOUND_STREAM.
+#: Raw bodies made solely of delivery statuses, kept apart so that customer messages never wait
+#: behind a campaign's status flood; the fan-out reads it only when INBOUND_STREAM has nothing.
+INBOUND_STATUS_STREAM = f"{PREFIX}:inbound:statuses"
+#: Consumer group of the connector's workers on INBOUND_STREAM and INBOUND_STATUS_STREAM.
 INBOUND_GROUP = "connector"
 #: Internal events (one model, see connectors.events): message.*, handoff.*, contact.*, campaign.*
 EVENTS_STREAM = f"{PREFIX}:events"

@@ -11,8 +11,9 @@ from . import keys
 
 
 def inbound_streams(partitions: int) -> List[str]:
-    """The inbound pipeline's streams: raw bodies, partitions, dead letters, and the events they feed."""
-    return [keys.INBOUND_STREAM, *(keys.inbound_partition(i) for i in range(partitions)),
+    """The inbound pipeline's streams: raw bodies (messages, status-only), partitions, dead letters,
+    and the events they feed."""
+    return [keys.INBOUND_STREAM, keys.INBOUND_STATUS_STREAM, *(keys.inbound_partition(i) for i in range(partitions)),
             keys.INBOUND_DEAD_STREAM, keys.EVENTS_STREAM]
 
 

@@ -27,7 +27,7 @@ from observability.metrics import INBOUND_DEAD_LETTERS
 from . import events, keys
 from .events import Event
 from .lease import Lease
-from .tasks import log_crash, stop_tasks
+from .tasks import start_task, stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,6 @@ class PartitionSet:
         fair = math.ceil(self.count / live)
         for index, (worker, task, lease) in list(self.workers.items()):
             if task.done():
-                log_crash(task)
                 if worker.stop.is_set() or not await lease.renew():
                     await lease.release()
                     del self.workers[index]
@@ -161,7 +160,7 @@ class PartitionSet:
 
     def _start(self, index: int, lease: Lease) -> None:
         worker = PartitionWorker(self.redis, index, self.process, **self.worker_options)
-        task = asyncio.get_running_loop().create_task(worker.run(), name=f"partition-{index}")
+        task = start_task(worker.run(), f"partition-{index}")
         self.workers[index] = (worker, task, lease)
 
     async def close(self) -> None:

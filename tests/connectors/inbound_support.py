@@ -31,6 +31,19 @@ def text_body(wa_id: str, wamid: str, text: str, ts: int = 1749416383, name: str
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
+def status_body(*statuses: Tuple[str, str], recipient: str = "15550009999", ts: int = 1749416390) -> bytes:
+    """A status-only webhook: one ``(wamid, status)`` item per argument, as Meta sends them."""
+    items = [{"id": wamid, "status": status, "timestamp": str(ts), "recipient_id": recipient}
+             for wamid, status in statuses]
+    doc = {"object": "whatsapp_business_account", "entry": [{"id": "200000000000001", "changes": [{
+        "field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550000001", "phone_number_id": "100000000000001"},
+            "statuses": items,
+        }}]}]}
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
 async def events_of(redis: Any, stream: str = keys.EVENTS_STREAM) -> List[Event]:
     return [Event.from_fields(fields) for _, fields in await redis.xrange(stream)]
 

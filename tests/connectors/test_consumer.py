@@ -10,11 +10,13 @@ import redis.asyncio as aioredis
 
 from connectors import events, keys
 from connectors.consumer import Consumer, ConsumerOptions
+from connectors.ingest import GroupCommitAppender, receive
 from connectors.ownership import Owner, Ownership
 from connectors.partitions import HOLDER, ensure_group, partition_of
 from connectors.routing import Router
+from connectors.signature import sign
 
-from .inbound_support import Recorder, events_of, fixture_bytes, text_body
+from .inbound_support import SECRET, Recorder, events_of, fixture_bytes, status_body, text_body
 
 FAST = ConsumerOptions(partitions=4, lease_ms=1000, tick_s=0.05, block_ms=50, max_attempts=3, retry_base_s=0.01)
 
@@ -40,7 +42,7 @@ async def post(redis: aioredis.Redis, *bodies: bytes) -> None:
 
 async def drained(redis: aioredis.Redis) -> bool:
     """Every raw entry fanned out and every partition entry acknowledged."""
-    if await redis.xlen(keys.INBOUND_STREAM):
+    if await redis.xlen(keys.INBOUND_STREAM) or await redis.xlen(keys.INBOUND_STATUS_STREAM):
         return False
     for i in range(FAST.partitions):
         if await redis.xlen(keys.inbound_partition(i)):
@@ -149,13 +151,13 @@ async def test_business_app_echo_silences_the_bot_unless_an_agent_owns_it(redis:
 
 
 async def test_dead_readers_pending_entry_is_reclaimed(redis: aioredis.Redis) -> None:
+    bot = Recorder()
+    survivor = Consumer(redis, Router(redis, bot), FAST, name="survivor")
+    await survivor.ensure_groups()
     # A consumer reads the raw entry and dies before acknowledging it.
-    await redis.xgroup_create(keys.INBOUND_STREAM, keys.INBOUND_GROUP, id="0", mkstream=True)
     await post(redis, fixture_bytes("text"))
     read = await redis.xreadgroup(keys.INBOUND_GROUP, "dead-replica", {keys.INBOUND_STREAM: ">"}, count=10)
     assert len(read[0][1]) == 1
-    bot = Recorder()
-    survivor = Consumer(redis, Router(redis, bot), FAST, name="survivor")
     assert await survivor.read_once() == 0  # a new reader does not see it as new
     assert await survivor.reclaim_once(min_idle_ms=60_000) == 0  # not idle long enough: not stolen
     await asyncio.sleep(0.15)
@@ -192,7 +194,7 @@ async def test_processing_failing_past_the_budget_is_dead_lettered(redis: aiored
 async def test_crash_after_claim_resumes_the_same_entry(redis: aioredis.Redis, run) -> None:
     # Simulate a replica killed mid-processing: the claim holds the entry's token, entry unacked.
     consumer = Consumer(redis, Router(redis, Recorder()), FAST, name="a")
-    await redis.xgroup_create(keys.INBOUND_STREAM, keys.INBOUND_GROUP, id="0", mkstream=True)
+    await consumer.ensure_groups()
     await post(redis, fixture_bytes("text"))
     await consumer.read_once()
     index = partition_of("16505551234", FAST.partitions)
@@ -205,3 +207,87 @@ async def test_crash_after_claim_resumes_the_same_entry(redis: aioredis.Redis, r
     await post(redis, fixture_bytes("text"))  # a Meta retry of the same message, behind it
     await eventually(lambda: drained(redis))
     assert bot.texts == ["hi"]
+
+
+# Status-only bodies in their own raw stream (connectors.ingest.is_status_only) -------------------
+async def webhooks(redis: aioredis.Redis, *bodies: bytes) -> None:
+    """POST each body through the ingest path (signature, classification, group commit)."""
+    appender = GroupCommitAppender(redis)
+    statuses = await asyncio.gather(*(receive(appender, SECRET, body, sign(SECRET, body)) for body in bodies))
+    assert statuses == [200] * len(bodies)
+
+
+async def test_customer_message_overtakes_a_backlog_of_status_bodies(redis: aioredis.Redis) -> None:
+    await webhooks(redis, *(status_body((f"wamid.OUT{i}", "delivered")) for i in range(2000)))
+    consumer = Consumer(redis, Router(redis, Recorder()), FAST, name="fanout")
+    await consumer.ensure_groups()
+    for _ in range(3):  # the fan-out is busy with the backlog when the customer writes
+        assert await consumer.read_once() == FAST.status_batch
+    await webhooks(redis, text_body("15550001234", "wamid.IN1", "where is my order?"))
+    assert await consumer.read_once() == 1  # the next read is the message, alone
+    partition = keys.inbound_partition(partition_of("15550001234", FAST.partitions))
+    assert await redis.xlen(partition) == 1
+    delivered = [e for e in await events_of(redis) if e.type == events.MESSAGE_DELIVERED]
+    assert len(delivered) == 3 * FAST.status_batch
+    assert await redis.xlen(keys.INBOUND_STATUS_STREAM) == 2000 - 3 * FAST.status_batch
+    while await consumer.read_once():  # then the backlog drains, nothing skipped
+        pass
+    assert [e.type for e in await events_of(redis)].count(events.MESSAGE_DELIVERED) == 2000
+    assert await redis.xlen(keys.INBOUND_STATUS_STREAM) == 0 and await redis.xlen(partition) == 1
+
+
+async def test_running_consumer_answers_a_message_long_before_the_status_backlog_ends(redis: aioredis.Redis,
+                                                                                       run) -> None:
+    await webhooks(redis, *(status_body((f"wamid.OUT{i}", "delivered")) for i in range(2000)))
+    bot = Recorder()
+    await run(bot)
+
+    async def backlog_started() -> bool:
+        return await redis.xlen(keys.INBOUND_STATUS_STREAM) < 2000
+
+    await eventually(backlog_started)
+    await webhooks(redis, text_body("15550001234", "wamid.IN1", "where is my order?"))
+    await eventually(lambda: drained(redis), timeout=30)
+    assert bot.texts == ["where is my order?"]
+    kinds = [e.type for e in await events_of(redis)]
+    assert kinds.count(events.MESSAGE_DELIVERED) == 2000
+    # Its message.received came while most of the backlog was still waiting (a single FIFO: after all 2,000).
+    assert kinds.index(events.MESSAGE_RECEIVED) < 1000
+
+
+async def test_mixed_body_stays_in_the_message_stream_and_both_parts_are_handled(redis: aioredis.Redis,
+                                                                                  run) -> None:
+    await webhooks(redis, fixture_bytes("batch_3_messages_4_statuses"))
+    assert (await redis.xlen(keys.INBOUND_STREAM), await redis.xlen(keys.INBOUND_STATUS_STREAM)) == (1, 0)
+    bot = Recorder()
+    await run(bot)
+    await eventually(lambda: drained(redis))
+    assert sorted(bot.texts) == ["one", "three", "two"]
+    kinds = [e.type for e in await events_of(redis)]
+    assert kinds.count(events.MESSAGE_RECEIVED) == 3
+    for kind in (events.MESSAGE_SENT, events.MESSAGE_DELIVERED, events.MESSAGE_READ, events.MESSAGE_FAILED):
+        assert kinds.count(kind) == 1
+
+
+async def test_dead_readers_pending_entries_of_both_streams_each_land_once(redis: aioredis.Redis, run) -> None:
+    customers = [f"1555010{i:04d}" for i in range(30)]
+    await webhooks(redis, *(text_body(wa_id, f"wamid.M{wa_id}", f"m{wa_id}") for wa_id in customers),
+                   *(status_body((f"wamid.OUT{i}", "sent"), (f"wamid.OUT{i}", "delivered"), (f"wamid.OUT{i}", "read"))
+                     for i in range(60)))
+    await Consumer(redis, Router(redis, Recorder()), FAST).ensure_groups()
+    # A fan-out reader takes entries of both streams and dies before fanning them out.
+    read = await redis.xreadgroup(keys.INBOUND_GROUP, "dead-replica",
+                                  {keys.INBOUND_STREAM: ">", keys.INBOUND_STATUS_STREAM: ">"}, count=15)
+    assert [len(entries) for _, entries in read] == [15, 15]
+    bot = Recorder()
+    await run(bot)
+    await eventually(lambda: drained(redis), timeout=15)
+    assert sorted(bot.texts) == sorted(f"m{wa_id}" for wa_id in customers)
+    found = await events_of(redis)
+    received = sorted(e.id for e in found if e.type == events.MESSAGE_RECEIVED)
+    assert received == sorted(f"wamid.M{wa_id}" for wa_id in customers)
+    statuses = sorted(e.id for e in found if e.type in (events.MESSAGE_SENT, events.MESSAGE_DELIVERED,
+                                                          events.MESSAGE_READ))
+    assert statuses == sorted(f"wamid.OUT{i}:{s}" for i in range(60) for s in ("sent", "delivered", "read"))
+    for stream in (keys.INBOUND_STREAM, keys.INBOUND_STATUS_STREAM):
+        assert (await redis.xpending(stream, keys.INBOUND_GROUP))["pending"] == 0
