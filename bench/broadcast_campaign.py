@@ -3,7 +3,8 @@ chat beside a campaign, status processing and memory.
 
     python bench/broadcast_campaign.py [--n 100000] [--time-limit 120] [--pace-seconds 30]
 
-Starts a private redis-server, SecantusDB (the MongoDB-compatible test server) and a sandbox
+Starts a private redis-server, SecantusDB (the MongoDB-compatible test server; with
+``MONGODB_URL`` set, a fresh database on that server instead, dropped at the end) and a sandbox
 (throughput and pair limits off, no webhooks), seeds N opted-in contacts and measures, in one run:
 
 1. Baselines: raw aiohttp posting the same template bodies at the same concurrency (the fastest
@@ -27,7 +28,7 @@ Per sent message the worker writes 2 single documents (the claim; the acceptance
 counts funnel level ``sent``) plus, per batch, one indexed read of the claimed records, one read
 of their consent and one counter update; through SecantusDB (a few hundred
 updates/s on this machine) that, not Parley, bounds the absolute numbers. Writes
-bench/results/broadcast_campaign.json and prints a markdown table.
+bench/results/broadcast_campaign.json (``mongodb`` says which server) and prints a markdown table.
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 import psutil  # noqa: E402
 
+from bench.mongo import BenchMongo  # noqa: E402
 from broadcasts import keys as bc_keys  # noqa: E402
 from broadcasts.campaigns.worker import Worker  # noqa: E402
 from broadcasts.consumer import EventConsumer  # noqa: E402
@@ -59,7 +61,7 @@ from connectors import events, keys as shared_keys, payloads  # noqa: E402
 from connectors.events import Event  # noqa: E402
 from connectors.sender import Purpose  # noqa: E402
 from connectors.window import refresh_window  # noqa: E402
-from devstack import free_port, start_mongo, start_redis, wait_for_port  # noqa: E402
+from devstack import free_port, start_redis, wait_for_port  # noqa: E402
 
 SALE_VARS = {"first_name": {"attr": "first_name", "default": "there"}, "discount": {"value": "20%"}}
 PHONE_NUMBER_ID = "100000000000001"
@@ -259,24 +261,24 @@ async def status_processing(ctx: Context, campaign_id: str, seconds: float) -> D
 
 
 async def main(args: argparse.Namespace) -> Dict[str, Any]:
-    rport, mport, sport = free_port(), free_port(), free_port()
-    redis_proc, mongo_proc = start_redis(rport), start_mongo(mport)
+    rport, sport = free_port(), free_port()
+    redis_proc, mongo = start_redis(rport), BenchMongo.from_env("broadcast_campaign", "bench")
     env = dict(os.environ, SANDBOX_PORT=str(sport), SANDBOX_THROUGHPUT_MPS="0", SANDBOX_PAIR_RATE="false",
                SANDBOX_LOG_LEVEL="WARNING")
     sandbox = subprocess.Popen([sys.executable, "-m", "sandbox"], cwd=ROOT, env=env)
     try:
-        for port in (rport, mport, sport):
-            wait_for_port("127.0.0.1", port, 30)
+        wait_for_port("127.0.0.1", sport, 30)
         graph = f"http://127.0.0.1:{sport}/v23.0"
-        settings = Settings(redis_url=f"redis://127.0.0.1:{rport}/0", mongo_url=f"mongodb://127.0.0.1:{mport}/",
-                            mongo_db="bench", graph_url=graph, access_token="sandbox-token",
+        log(f"MongoDB: {mongo.label}")
+        settings = Settings(redis_url=f"redis://127.0.0.1:{rport}/0", mongo_url=mongo.url,
+                            mongo_db=mongo.db, graph_url=graph, access_token="sandbox-token",
                             phone_number_id=PHONE_NUMBER_ID, waba_id="200000000000001", sender_mps=0,
                             frequency_cap=0)
         ctx = await Context.open(settings)
         await ctx.ensure_indexes()
         await ctx.templates.sync()
         template = next(t for t in await ctx.templates.list() if t["name"] == "spring_sale")
-        result: Dict[str, Any] = {"n": args.n, "concurrency": args.concurrency}
+        result: Dict[str, Any] = {"n": args.n, "concurrency": args.concurrency, "mongodb": mongo.label}
         result["store"] = await store_baseline(ctx, 10)
         log(f"store {result['store']}; seeding")
         result["seed_s"] = round(await seed(ctx, args.n), 2)
@@ -297,9 +299,10 @@ async def main(args: argparse.Namespace) -> Dict[str, Any]:
         await ctx.close()
         return result
     finally:
-        for proc in (sandbox, redis_proc, mongo_proc):
+        for proc in (sandbox, redis_proc):
             proc.terminate()
             proc.wait(timeout=15)
+        mongo.close()
 
 
 def table(r: Dict[str, Any]) -> str:

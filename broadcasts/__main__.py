@@ -1,7 +1,8 @@
 """``python -m broadcasts [serve|worker|import FILE|<resource> <verb> ...]``.
 
 serve (default): REST API + web console on BROADCASTS_PORT, event consumer, scheduler, workers.
-worker:          one more send-worker process (no API, no scheduler).
+worker:          one more send-worker process (no API, no scheduler); ``--metrics-port`` serves
+                 its Prometheus metrics.
 import FILE:     import a contacts CSV straight into the database (this host's settings) with a
                  progress bar; bad rows listed on stderr.
 <resource> <verb>: the REST API client (`broadcasts.cli`): schema, contacts, consent, events,
@@ -14,7 +15,7 @@ import asyncio
 import logging
 import os
 import sys
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from observability.logs import install_from_env
 
@@ -50,12 +51,28 @@ async def _import(settings: Settings, path: str) -> int:
 
 async def _worker(settings: Settings, workers: int) -> None:
     from .runtime import run_forever
+    stop_metrics = _serve_metrics(settings)  # first: a port in use fails before anything else starts
     ctx = await Context.open(settings)
-    await ctx.ensure_indexes()
     try:
+        await ctx.ensure_indexes()
         await run_forever(ctx, workers=workers, consumer=False, scheduler=False)
     finally:
         await ctx.close()
+        stop_metrics()
+
+
+def _serve_metrics(settings: Settings) -> Callable[[], None]:
+    """The worker's metrics endpoint, if a port is set; returns what stops it."""
+    port, host = settings.worker_metrics_port, settings.worker_metrics_host
+    if not port:
+        return lambda: None
+    from observability.metrics import serve
+    try:
+        stop = serve(port, host)
+    except OSError as exc:
+        raise SystemExit(f"worker metrics: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    logging.getLogger(__name__).info("worker metrics on http://%s:%d/metrics", host, port)
+    return stop
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -65,6 +82,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     sub.add_parser("serve", help="run the API, console, consumer, scheduler and a worker (the default)")
     worker = sub.add_parser("worker", help="run extra send-worker process(es)")
     worker.add_argument("--workers", type=int, default=1)
+    worker.add_argument("--metrics-port", type=int, dest="worker_metrics_port", metavar="PORT",
+                        help="serve Prometheus metrics on this port (default BROADCASTS_WORKER_METRICS_PORT; 0 = off)")
+    worker.add_argument("--metrics-host", dest="worker_metrics_host", metavar="HOST",
+                        help="address of the metrics endpoint (default BROADCASTS_WORKER_METRICS_HOST or 127.0.0.1)")
     imp = sub.add_parser("import", help="import a contacts CSV directly into this host's database")
     imp.add_argument("file")
     cli.add_commands(sub, parser)
@@ -73,7 +94,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         return cli.run(args, os.environ)
     install_from_env("broadcasts", os.environ, "BROADCASTS_LOG_LEVEL")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every maintenance tick at INFO
-    settings = Settings.from_env()
+    flags = ("worker_metrics_port", "worker_metrics_host")
+    settings = Settings.from_env(**{k: getattr(args, k) for k in flags if getattr(args, k, None) is not None})
     if args.command == "import":
         return asyncio.run(_import(settings, args.file))
     if args.command == "worker":

@@ -30,6 +30,10 @@ class Settings:
     default_rate: float = 80.0
     sender_mps: float = 80.0
     worker_concurrency: int = 64
+    # Prometheus endpoint of a `python -m broadcasts worker` process (0 = none; the API process
+    # has /metrics on its own port).
+    worker_metrics_port: int = 0
+    worker_metrics_host: str = "127.0.0.1"
     send_lease_seconds: float = 30.0
     queue_reclaim_ms: int = 30_000
     attribution_hours: float = 72.0
@@ -38,6 +42,7 @@ class Settings:
     frequency_days: float = 7.0
     template_sync_seconds: float = 300.0
     maintenance_seconds: float = 1.0
+    reminder_seconds: float = 10.0
     import_batch: int = 1000
     prices: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: DEFAULT_PRICES)
     consumer_name: str = "broadcasts-1"
@@ -76,12 +81,15 @@ class Settings:
             default_rate=float(e.get("BROADCASTS_RATE", cls.default_rate)),
             sender_mps=float(e.get("BROADCASTS_SENDER_MPS", cls.sender_mps)),
             worker_concurrency=int(e.get("BROADCASTS_WORKER_CONCURRENCY", cls.worker_concurrency)),
+            worker_metrics_port=int(e.get("BROADCASTS_WORKER_METRICS_PORT") or cls.worker_metrics_port),
+            worker_metrics_host=e.get("BROADCASTS_WORKER_METRICS_HOST") or cls.worker_metrics_host,
             send_lease_seconds=float(e.get("BROADCASTS_SEND_LEASE_S", cls.send_lease_seconds)),
             queue_reclaim_ms=int(e.get("BROADCASTS_QUEUE_RECLAIM_MS", cls.queue_reclaim_ms)),
             attribution_hours=float(e.get("BROADCASTS_ATTRIBUTION_HOURS", cls.attribution_hours)),
             stuck_sent_minutes=float(e.get("BROADCASTS_STUCK_SENT_MIN", cls.stuck_sent_minutes)),
             frequency_cap=int(e.get("BROADCASTS_FREQUENCY_CAP", cls.frequency_cap)),
             frequency_days=float(e.get("BROADCASTS_FREQUENCY_DAYS", cls.frequency_days)),
+            reminder_seconds=float(e.get("BROADCASTS_REMINDER_INTERVAL_S", cls.reminder_seconds)),
             consumer_name=e.get("BROADCASTS_CONSUMER", f"broadcasts-{os.getpid()}"),
             secret_key=e.get("HANDOFF_SECRET_KEY", ""),
             accounts_db=e.get("MONGODB_DB", cls.accounts_db),

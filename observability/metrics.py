@@ -6,6 +6,9 @@ consumer-group lag, campaign progress, the handoff queue) are sampled when ``/me
 scraped, by the service's samplers (:func:`render`), each bounded by a timeout so a store
 outage makes a scrape incomplete, never slow or failing.
 
+A process without a web server (``python -m broadcasts worker``) serves its metrics with
+:func:`serve`.
+
 Labels never carry customer data: routes are templates (``api/tickets/<ticket_id:str>``), never
 raw paths; numbers are the business's ``phone_number_id``.
 """
@@ -15,7 +18,8 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest,
+                               start_http_server)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,20 @@ async def _sample(sampler: Sampler) -> None:
     except Exception as exc:  # a store is down: this scrape lacks these gauges, the rest is served
         SAMPLER_ERRORS.labels(name).inc()
         log.debug("metrics sampler %s failed: %r", name, exc)
+
+
+def serve(port: int, host: str = "127.0.0.1") -> Callable[[], None]:
+    """Serve this process's metrics on ``http://host:port/metrics`` from a thread (prometheus_client's
+    own server: no samplers, so counters and histograms only); returns the function that stops it.
+    Raises OSError when the port cannot be bound."""
+    server, thread = start_http_server(port, addr=host)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+    return stop
 
 
 def stream_sampler(redis: Any, streams: Callable[[], Sequence[str]]) -> Sampler:

@@ -2,11 +2,14 @@
 
 Id ``campaign:{campaign_id}:{wa_id}``, so a snapshot repeated by a restart or a second
 scheduler upserts the same documents. Every state change is a conditional update (see
-campaigns.state), so it happens once whatever the concurrency.
+campaigns.state), so it happens once whatever the concurrency. A send outcome written by a group
+commit also stamps ``flush`` (that commit's id) and ``counted`` (the counter it adds to), so the
+commit's counts can be rebuilt from the records (campaigns.outcomes).
 """
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Any, AsyncIterable, Dict, List, Mapping, Optional, Tuple
 
@@ -40,6 +43,7 @@ class RecipientStore:
         await self.col.create_index([("wa_id", ASCENDING), ("sent_at", DESCENDING)])
         await self.col.create_index([("state", ASCENDING), ("claimed_at", ASCENDING)])
         await self.col.create_index([("claim", ASCENDING)], sparse=True)
+        await self.col.create_index([("flush", ASCENDING)], sparse=True)
 
     async def snapshot(self, campaign_id: str, category: str, rows: AsyncIterable[Tuple[str, Dict[str, str]]],
                        batch: int = 1000) -> int:
@@ -94,20 +98,27 @@ class RecipientStore:
                          {"$addToSet": {"reached": level}})
 
     @staticmethod
-    def accept_op(rid: str, wamid: str, at: datetime) -> UpdateOne:
+    def accept_op(rid: str, wamid: str, at: datetime, flush: str = "") -> UpdateOne:
         """The Graph API took the message: sending -> accepted, reaching funnel level ``sent``.
 
         Modifies (and so counts ``sent``) only if no status got there first: a status moves the
-        record past ``accepted`` and counts ``sent`` itself (with the wamid it carries)."""
+        record past ``accepted`` and counts ``sent`` itself (with the wamid it carries). ``flush``
+        stamps the group commit that counts it (``flush_counts``)."""
+        sets = {"state": R.ACCEPTED.value, "rank": RANK[R.ACCEPTED], "wamid": wamid, "sent_at": at}
         return UpdateOne(RecipientStore.progress_filter(rid, RANK[R.ACCEPTED]),
-                         {"$set": {"state": R.ACCEPTED.value, "rank": RANK[R.ACCEPTED], "wamid": wamid, "sent_at": at},
-                          "$addToSet": {"reached": "sent"}})
+                         {"$set": {**sets, **_stamp(flush, "sent")}, "$addToSet": {"reached": "sent"}})
 
     @staticmethod
-    def fail_op(rid: str, error: Mapping[str, Any], transient: bool, state: R, at: datetime) -> UpdateOne:
+    def fail_op(rid: str, error: Mapping[str, Any], transient: bool, state: R, at: datetime,
+                flush: str = "") -> UpdateOne:
         """-> failed (or skipped) unless already delivered, read, failed or skipped."""
+        sets = {"state": state.value, "error": dict(error), "transient": transient, "failed_at": at}
         return UpdateOne(RecipientStore.progress_filter(rid, FAIL_BELOW),
-                         {"$set": {"state": state.value, "error": dict(error), "transient": transient, "failed_at": at}})
+                         {"$set": {**sets, **_stamp(flush, state.value)}})
+
+    async def flush_counts(self, flush: str) -> Dict[str, int]:
+        """Records group commit ``flush`` changed, per counter (one indexed query)."""
+        return dict(Counter([d["counted"] async for d in self.col.find({"flush": flush}, {"counted": 1})]))
 
     @staticmethod
     def release_op(rid: str) -> UpdateOne:
@@ -166,3 +177,7 @@ class RecipientStore:
         return [{"code": d["_id"].get("code"), "title": d["_id"].get("title"), "count": d["n"]}
                 async for d in self.col.aggregate(pipeline)]
 
+
+def _stamp(flush: str, counter: str) -> Dict[str, str]:
+    """The fields naming the group commit that counts a record, and in which counter."""
+    return {"flush": flush, "counted": counter} if flush else {}

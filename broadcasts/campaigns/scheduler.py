@@ -8,7 +8,11 @@ A recurring campaign stays ``scheduled`` and each firing creates a child run wit
 deterministic id ``{id}-{YYYYMMDDHHMM}`` (the scheduled minute), created once across replicas.
 
 Maintenance (every ``maintenance_seconds``, in memory, every replica): expired send leases,
-window pause/resume, completion, snapshot recovery, reminders, stuck flags.
+window pause/resume, completion, snapshot recovery, stuck flags. Reminders are a job of their
+own (every ``reminder_seconds``): a large batch sends for minutes, and maintenance must not wait
+for it. Each job runs at most once at a time per replica (``max_instances=1``, missed runs
+coalesced); replicas may send reminders at the same time, since each reminder is claimed on its
+record with one conditional update before it is sent (``followups.FollowUps.send_reminders``).
 """
 from __future__ import annotations
 
@@ -79,10 +83,13 @@ class CampaignScheduler:
     def start(self) -> None:
         global _CTX
         _CTX = self.ctx
-        self.scheduler.add_job(self.maintain, "interval", seconds=self.ctx.settings.maintenance_seconds,
-                               id="maintenance", jobstore="memory", max_instances=1, coalesce=True)
-        self.scheduler.add_job(self.sync_templates, "interval", seconds=self.ctx.settings.template_sync_seconds,
-                               id="template-sync", jobstore="memory", max_instances=1, coalesce=True)
+        settings = self.ctx.settings
+        # Every replica's recurring jobs, in memory (not persisted); separate jobs run concurrently.
+        for name, job, seconds in (("maintenance", self.maintain, settings.maintenance_seconds),
+                                   ("reminders", self.send_reminders, settings.reminder_seconds),
+                                   ("template-sync", self.sync_templates, settings.template_sync_seconds)):
+            self.scheduler.add_job(job, "interval", seconds=seconds, id=name, jobstore="memory",
+                                   max_instances=1, coalesce=True)
         self.scheduler.start()
 
     def shutdown(self) -> None:
@@ -123,9 +130,16 @@ class CampaignScheduler:
                 if in_window(doc):
                     await ctx.service.resume(doc["_id"])
             await ctx.service.complete_finished()
-            async for doc in ctx.campaigns.col.find({"state": {"$in": ["running", "completed"]},
-                                                     "followups.reminder.template_id": {"$exists": True}}):
-                await ctx.followups.send_reminders(doc)
             await ctx.tracker.flag_stuck(ctx.settings.stuck_sent_minutes)
         except Exception:  # noqa: BLE001 - maintenance runs again in a second
             log.exception("maintenance failed")
+
+    async def send_reminders(self) -> None:
+        """The no-reply reminders of every running or completed campaign that has one."""
+        ctx = self.ctx
+        try:
+            async for doc in ctx.campaigns.col.find({"state": {"$in": ["running", "completed"]},
+                                                     "followups.reminder.template_id": {"$exists": True}}):
+                await ctx.followups.send_reminders(doc)
+        except Exception:  # noqa: BLE001 - the next run picks up the unclaimed records
+            log.exception("reminders failed")

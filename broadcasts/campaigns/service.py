@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from .. import keys
 from ..errors import IllegalTransition
 from ..templates import ensure_sendable
+from .outcomes import recover_flushes
 from .planner import Audience, Plan
 from .recipients import RecipientStore
 from .state import CampaignState, RecipientState as R
@@ -115,9 +116,11 @@ class CampaignService:
         return paused
 
     async def complete_finished(self) -> List[str]:
-        """Running campaigns with a snapshot and nothing left pending or sending become completed."""
+        """Running campaigns with a snapshot, nothing left pending or sending and no send worker's
+        flush still open on them (campaigns.outcomes: its counts are not in yet) become completed."""
         done = []
-        async for doc in self.store.col.find({"state": "running", "snapshot_done": True}, {"_id": 1}):
+        query = {"state": "running", "snapshot_done": True, "pending_flushes.0": {"$exists": False}}
+        async for doc in self.store.col.find(query, {"_id": 1}):
             if not await self.recipients.unfinished(doc["_id"]):
                 try:
                     await self.store.transition(doc["_id"], "complete")
@@ -128,11 +131,15 @@ class CampaignService:
         return done
 
     async def reconcile_send_counters(self, campaign_id: str) -> Dict[str, int]:
-        """Set the counters only workers write (sent, skipped) from the records, once all are sent.
+        """Set ``sent`` and ``skipped`` from the records, once all are sent.
 
-        A worker killed between its group commit's record write and its ``$inc`` loses that
-        flush's increments; at completion no record is pending or sending any more, so these
-        levels are final and the records are the truth (statuses count delivered/read apart)."""
+        Send workers' counts survive a kill (campaigns.outcomes), and completion waits for their
+        open flushes; this stays as the backstop for what can still miss a count: ``sent`` added
+        by a status (``Tracker.on_statuses`` writes the level, then its ``$inc``: an event
+        consumer killed in between loses it), and a flush taken over while its worker was alive
+        but its heartbeat lapsed (Redis unreachable). At completion no record is pending or
+        sending any more, so these levels are final and the records are the truth (statuses
+        count delivered/read apart)."""
         col = self.recipients.col
         values = {"stats.sent": await col.count_documents({"campaign_id": campaign_id, "reached": "sent"}),
                   "stats.skipped": await col.count_documents({"campaign_id": campaign_id,
@@ -161,7 +168,11 @@ class CampaignService:
         and moves the record out of ``sending`` before the lease ends, so it is not re-sent. Only
         a record with no status after the lease is sent again: at-least-once, chosen so that no
         recipient is silently missed; the lease (BROADCASTS_SEND_LEASE_S) bounds the risk.
+
+        First, the group commits dead workers left open are finished from their records
+        (``outcomes.recover_flushes``), under the same rule: older than the lease, worker dead.
         """
+        await recover_flushes(self.recipients, self.store, lease_seconds)
         count = 0
         overdue = datetime.now(timezone.utc) - timedelta(seconds=lease_seconds * LIVE_WORKER_LEASES)
         for doc in await self.recipients.expired_leases(lease_seconds):

@@ -2,13 +2,15 @@
 
 Document: ``{_id, name, template_id, variables, segment: {filter}|{segment_id}, category,
 rate, priority, schedule: {at|cron, timezone, window: {start, end}}, followups, state,
-history: [...], stats: {sent, delivered, read, failed, skipped, replied}, timeline: {...}}``.
+history: [...], stats: {sent, delivered, read, failed, skipped, replied}, timeline: {...},
+pending_flushes: [{id, owner, at}]}``: the send workers' group commits that have written
+records but may not have added their counts yet (campaigns.outcomes).
 """
 from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
@@ -35,6 +37,7 @@ class CampaignStore:
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index([("state", ASCENDING)])
+        await self.col.create_index([("pending_flushes.at", ASCENDING)], sparse=True)
 
     async def create(self, spec: Mapping[str, Any], campaign_id: Optional[str] = None) -> Dict[str, Any]:
         doc: Dict[str, Any] = {k: spec[k] for k in EDITABLE if k in spec}
@@ -104,14 +107,38 @@ class CampaignStore:
 
     async def inc(self, campaign_id: str, increments: Mapping[str, int], at: Optional[datetime] = None) -> None:
         """Add to counters and to the per-minute timeline."""
-        if not increments:
-            return
-        minute = (at or utcnow()).strftime("%Y%m%d%H%M")
-        inc = dict(increments)
-        for name, value in increments.items():
-            if name.startswith("stats."):
-                inc[f"timeline.{minute}.{name[6:]}"] = value
-        await self.col.update_one({"_id": campaign_id}, {"$inc": inc})
+        if increments:
+            await self.col.update_one({"_id": campaign_id}, {"$inc": _with_timeline(increments, at)})
+
+    async def open_flush(self, campaign_id: str, flush: str, owner: str, at: datetime) -> None:
+        """Register group commit ``flush`` of worker ``owner`` before it writes records (idempotent)."""
+        await self.col.update_one({"_id": campaign_id, "pending_flushes.id": {"$ne": flush}},
+                                  {"$push": {"pending_flushes": {"id": flush, "owner": owner, "at": at}}})
+
+    async def close_flush(self, campaign_id: str, flush: str, counts: Mapping[str, int], at: datetime) -> bool:
+        """Add a registered flush's ``counts`` (counter -> n) and drop its registration, in one update:
+        the first caller adds them, any later one (a retry, a second recovery) changes nothing."""
+        update: Dict[str, Any] = {"$pull": {"pending_flushes": {"id": flush}}}
+        increments = {f"stats.{counter}": n for counter, n in counts.items() if n}
+        if increments:
+            update["$inc"] = _with_timeline(increments, at)
+        result = await self.col.update_one({"_id": campaign_id, "pending_flushes.id": flush}, update)
+        return result.modified_count == 1
+
+    async def pending_flushes(self, before: datetime) -> List[Tuple[str, Dict[str, Any]]]:
+        """(campaign id, registration) of every flush registered before ``before`` and still open."""
+        cursor = self.col.find({"pending_flushes.at": {"$lt": before}}, {"pending_flushes": 1})
+        return [(doc["_id"], flush) async for doc in cursor for flush in doc["pending_flushes"] if flush["at"] < before]
 
     async def set_fields(self, campaign_id: str, fields: Mapping[str, Any]) -> None:
         await self.col.update_one({"_id": campaign_id}, {"$set": dict(fields)})
+
+
+def _with_timeline(increments: Mapping[str, int], at: Optional[datetime]) -> Dict[str, int]:
+    """``increments`` plus the same ``stats.*`` values in the timeline minute of ``at`` (default now)."""
+    minute = (at or utcnow()).strftime("%Y%m%d%H%M")
+    inc = dict(increments)
+    for name, value in increments.items():
+        if name.startswith("stats."):
+            inc[f"timeline.{minute}.{name[6:]}"] = value
+    return inc

@@ -49,7 +49,7 @@ class Worker:
         self.claimant = f"{name}/{uuid.uuid4().hex[:8]}"
         self.queue = CampaignQueue(ctx.redis)
         self.pacer = Pacer(ctx.redis)
-        self.writer = OutcomeWriter(ctx.recipients, ctx.campaigns, self.queue)
+        self.writer = OutcomeWriter(ctx.recipients, ctx.campaigns, self.queue, owner=self.claimant)
         self.slots = asyncio.Semaphore(concurrency)
         self.claiming = asyncio.Semaphore(CLAIMS_IN_FLIGHT)
         self.concurrency = concurrency

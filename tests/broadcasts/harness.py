@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 import time
 from typing import Any, AsyncIterator, Dict, List, Optional
 
@@ -93,7 +95,7 @@ class Sandbox:
 
 def service_settings(base: Settings, info: Any, **overrides: Any) -> Settings:
     values = dict(graph_url=info.graph_url, access_token=info.access_token, phone_number_id=info.phone_number_id,
-                  waba_id=info.waba_id, maintenance_seconds=0.3, send_lease_seconds=5.0)
+                  waba_id=info.waba_id, maintenance_seconds=0.3, reminder_seconds=0.3, send_lease_seconds=5.0)
     values.update(overrides)
     return Settings(**{**base.__dict__, **values})
 
@@ -105,6 +107,19 @@ async def open_service(settings: Settings, workers: int = 1, scheduler: bool = T
     runtime = Runtime(ctx, workers=workers, scheduler=scheduler)
     await runtime.start()
     return ctx, runtime
+
+
+def worker_process(settings: Settings, name: str, *args: str, **env: str) -> subprocess.Popen:
+    """``python -m broadcasts worker *args`` as consumer ``name`` on ``settings``' stores and Graph
+    API (the sandbox); ``env`` adds or overrides variables."""
+    base, version = settings.graph_url.rsplit("/", 1)
+    variables = dict(os.environ, REDIS_URL=settings.redis_url, MONGODB_URL=settings.mongo_url,
+                     BROADCASTS_MONGO_DB=settings.mongo_db, GRAPH_BASE_URL=base, GRAPH_VERSION=version,
+                     WHATSAPP_ACCESS_TOKEN=settings.access_token, WHATSAPP_PHONE_NUMBER_ID=settings.phone_number_id,
+                     WHATSAPP_WABA_ID=settings.waba_id, BROADCASTS_QUEUE_RECLAIM_MS="2000",
+                     BROADCASTS_LOG_LEVEL="WARNING", BROADCASTS_CONSUMER=name)
+    return subprocess.Popen([sys.executable, "-m", "broadcasts", "worker", *args], cwd=ROOT,
+                            env={**variables, **env})
 
 
 async def wait_for(predicate: Any, timeout: float = 20.0, interval: float = 0.2) -> Any:

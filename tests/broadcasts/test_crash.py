@@ -4,23 +4,11 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 
-from .harness import ROOT, wait_for
+from .harness import wait_for, worker_process
 from .helpers import SALE_VARS, import_contacts, per_recipient, template_id
 
 N = 150
-
-
-def _worker(settings) -> subprocess.Popen:
-    base, version = settings.graph_url.rsplit("/", 1)
-    env = dict(os.environ, REDIS_URL=settings.redis_url, MONGODB_URL=settings.mongo_url,
-               BROADCASTS_MONGO_DB=settings.mongo_db, GRAPH_BASE_URL=base, GRAPH_VERSION=version,
-               WHATSAPP_ACCESS_TOKEN=settings.access_token, WHATSAPP_PHONE_NUMBER_ID=settings.phone_number_id,
-               WHATSAPP_WABA_ID=settings.waba_id, BROADCASTS_QUEUE_RECLAIM_MS="2000", BROADCASTS_LOG_LEVEL="WARNING",
-               BROADCASTS_CONSUMER=f"crash-{os.getpid()}")
-    return subprocess.Popen([sys.executable, "-m", "broadcasts", "worker"], cwd=ROOT, env=env)
 
 
 async def test_sigkilled_worker_resumes_exactly_where_it_stopped(live_no_workers):
@@ -30,14 +18,14 @@ async def test_sigkilled_worker_resumes_exactly_where_it_stopped(live_no_workers
     campaign = await ctx.service.create({"template_id": await template_id(ctx, "spring_sale"), "rate": 40,
                                          "variables": SALE_VARS, "segment": {"filter": {}}})
     await ctx.service.start(campaign["_id"])
-    first = _worker(live.settings)
+    first = worker_process(live.settings, f"crash-{os.getpid()}")
     try:
         assert await wait_for(lambda: _outbox_at_least(live, 40), 30)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         killed_at = len(await live.sandbox.outbox())
         assert killed_at < N
-        second = _worker(live.settings)
+        second = worker_process(live.settings, f"crash-{os.getpid()}")
         try:
             done = await wait_for(lambda: _state_is(ctx, campaign["_id"], "completed"), 60)
             assert done, await ctx.tracker.analytics(campaign["_id"])

@@ -1,0 +1,181 @@
+"""The send outcome writer's group commit (campaigns.outcomes) under kills and store outages.
+
+A real process runs one flush and SIGKILLs itself at a chosen step; the status webhooks of its
+sends then arrive and maintenance runs (several replicas at once). Whatever the step, the
+campaign's counters end equal to a recount from the records, nothing counted twice.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from typing import Any, Dict, List
+
+import pytest
+
+from broadcasts import keys as bc_keys
+from broadcasts.campaigns.outcomes import Kind, Outcome, OutcomeWriter, _Batch, recover_flushes
+from connectors import events
+
+from .harness import ROOT
+
+#: The victim: one flush of the given outcomes, SIGKILLed just before the named step.
+VICTIM = """
+import asyncio, json, os, signal, sys
+from broadcasts.campaigns.outcomes import Kind, Outcome, OutcomeWriter, _Batch
+from broadcasts.context import Context
+from broadcasts.settings import Settings
+
+async def main(fields, step, owner, cid, outcomes):
+    ctx = await Context.open(Settings(**fields), build_sender=False)
+    writer = OutcomeWriter(ctx.recipients, ctx.campaigns, ctx.queue, owner=owner)
+    if step == "write_partial":  # the first record of the first bulk write lands, not the rest
+        write = ctx.recipients.write
+        async def partly(ops):
+            if ops:
+                await write(ops[:1])
+                os.kill(os.getpid(), signal.SIGKILL)
+            return await write(ops)
+        ctx.recipients.write = partly
+    else:
+        target, name = {"open": (ctx.campaigns, "open_flush"), "write": (ctx.recipients, "write"),
+                        "close": (ctx.campaigns, "close_flush"), "ack": (ctx.queue, "ack")}[step]
+        method = getattr(target, name)
+        async def dies(first, *rest):
+            if first != []:  # the releases' write of nothing is not the step
+                os.kill(os.getpid(), signal.SIGKILL)
+            return await method(first, *rest)
+        setattr(target, name, dies)
+    await writer._flush(_Batch([Outcome(Kind(kind), cid, rid, ("normal", f"{i + 1}-0"), wamid=wamid,
+                                        error={"code": 131026} if kind != "accepted" else {})
+                                for i, (kind, rid, wamid) in enumerate(outcomes)]))
+
+asyncio.run(main(*json.loads(sys.argv[1])))
+"""
+#: Steps after which the flush is registered but its counts are not added.
+LEFT_OPEN = ("write", "write_partial", "close")
+#: Steps after which every record is written (the failure and the skip are counted).
+ALL_WRITTEN = ("close", "ack")
+OWNER = "victim/0001"
+COUNTERS = ("sent", "delivered", "failed", "skipped")
+
+
+async def _campaign(ctx: Any, n: int, claimant: str) -> tuple:
+    """A running campaign of ``n`` recipients, all claimed by ``claimant``."""
+    cid = (await ctx.campaigns.create({"template_id": "t"}))["_id"]
+    await ctx.campaigns.transition(cid, "start")
+    wa_ids = [f"91980000{i:04d}" for i in range(n)]
+
+    async def rows():
+        for wa_id in wa_ids:
+            yield wa_id, {}
+    await ctx.recipients.snapshot(cid, "marketing", rows())
+    await ctx.campaigns.set_fields(cid, {"snapshot_done": True})
+    rids = [f"campaign:{cid}:{w}" for w in wa_ids]
+    assert len(await ctx.recipients.claim_many(rids, claimant)) == n
+    return cid, rids
+
+
+async def _statuses(ctx: Any, rids: List[str]) -> None:
+    """Meta's ``sent`` and ``delivered`` for each accepted message, as the event consumer applies them."""
+    now = str(int(time.time()))
+    await ctx.tracker.on_statuses([(kind, {"biz_opaque_callback_data": rid, "wamid": f"wamid.{rid}", "timestamp": now})
+                                   for rid in rids for kind in (events.MESSAGE_SENT, events.MESSAGE_DELIVERED)])
+
+
+async def _counters(ctx: Any, cid: str) -> Dict[str, int]:
+    counts = (await ctx.tracker.analytics(cid))["counts"]
+    return {k: counts[k] for k in COUNTERS}
+
+
+async def _recount(ctx: Any, cid: str) -> Dict[str, int]:
+    recount = await ctx.tracker.recount(cid)
+    return {k: recount[k] for k in COUNTERS}
+
+
+async def _open_flushes(ctx: Any, cid: str) -> list:
+    return (await ctx.campaigns.get(cid)).get("pending_flushes") or []
+
+
+@pytest.mark.parametrize("step", ["open", "write", "write_partial", "close", "ack"])
+async def test_sigkill_at_any_step_of_a_flush_loses_no_count_and_counts_none_twice(ctx, settings, step):
+    cid, rids = await _campaign(ctx, 4, OWNER)
+    accepted = rids[:2]
+    outcomes = [("accepted", rid, f"wamid.{rid}") for rid in accepted] + [("failed", rids[2], ""),
+                                                                         ("skipped", rids[3], "")]
+    fields = {"redis_url": settings.redis_url, "mongo_url": settings.mongo_url, "mongo_db": settings.mongo_db}
+    victim = await asyncio.create_subprocess_exec(sys.executable, "-c", VICTIM,
+                                                  json.dumps([fields, step, OWNER, cid, outcomes]), cwd=ROOT)
+    assert await asyncio.wait_for(victim.wait(), 60) == -signal.SIGKILL
+    assert len(await _open_flushes(ctx, cid)) == (step in LEFT_OPEN)
+
+    await _statuses(ctx, accepted)  # the restarted service applies the messages' statuses
+    if step == "close":  # records written, counts not: the former strict xfail (test_acceptance_scale's
+        # test_sigkill_between_reach_and_increment_keeps_the_count), whose later status finds ``sent`` reached
+        assert (await _counters(ctx, cid))["sent"] == 0 and (await _recount(ctx, cid))["sent"] == 2
+        assert await ctx.service.complete_finished() == []  # every record written, but a flush still open
+
+    closed = await asyncio.gather(*(recover_flushes(ctx.recipients, ctx.campaigns, 0.0) for _ in range(3)))
+    assert sum(closed) == (step in LEFT_OPEN)  # three maintenance replicas at once: one closes it
+    await ctx.service.reclaim_leases(0.0)  # the dead worker's unwritten records go back to pending
+    assert await recover_flushes(ctx.recipients, ctx.campaigns, 0.0) == 0
+    assert await _open_flushes(ctx, cid) == []
+
+    written = step in ALL_WRITTEN
+    expected = {"sent": 2, "delivered": 2, "failed": int(written), "skipped": int(written)}
+    assert await _recount(ctx, cid) == expected
+    assert await _counters(ctx, cid) == expected
+    assert await ctx.service.complete_finished() == ([cid] if written else [])
+    assert await _counters(ctx, cid) == expected
+
+
+async def test_a_live_workers_open_flush_is_left_to_it(ctx, monkeypatch):
+    """MongoDB fails the flush's last write: maintenance must not close the flush of a worker that
+    is alive (it could still be writing records); the worker's retry closes it, once."""
+    owner = "alive/0001"
+    cid, rids = await _campaign(ctx, 2, owner)
+    await ctx.redis.set(bc_keys.worker_alive(owner), "1", ex=60)  # the worker's heartbeat
+    close = ctx.campaigns.close_flush
+    calls: List[Any] = []
+
+    async def outage(*args: Any) -> bool:
+        calls.append(args)
+        if len(calls) == 1:
+            raise ConnectionError("MongoDB away")
+        return await close(*args)
+    monkeypatch.setattr(ctx.campaigns, "close_flush", outage)
+    writer = OutcomeWriter(ctx.recipients, ctx.campaigns, ctx.queue, owner=owner)
+    batch = _Batch([Outcome(Kind.ACCEPTED, cid, rid, None, wamid=f"wamid.{rid}") for rid in rids])
+    with pytest.raises(ConnectionError):
+        await writer._flush(batch)
+
+    assert await recover_flushes(ctx.recipients, ctx.campaigns, 0.0) == 0
+    assert len(await _open_flushes(ctx, cid)) == 1 and (await _counters(ctx, cid))["sent"] == 0
+    await writer._flush(batch)  # the writer's retry
+    assert await recover_flushes(ctx.recipients, ctx.campaigns, 0.0) == 0
+    assert await _open_flushes(ctx, cid) == [] and len(calls) == 2
+    assert (await _counters(ctx, cid))["sent"] == (await _recount(ctx, cid))["sent"] == 2
+
+
+async def test_a_retried_flush_counts_a_partly_applied_bulk_write_once(ctx, monkeypatch):
+    """An ordered bulk write that fails half-way has applied its first ops: the retry modifies only
+    the rest, so its modified count alone would lose the first ones."""
+    cid, rids = await _campaign(ctx, 3, "w/0001")
+    write = ctx.recipients.write
+    failed: List[int] = []
+
+    async def breaks_half_way(ops: list) -> int:
+        if ops and not failed:
+            failed.append(await write(ops[:1]))
+            raise ConnectionError("connection reset")
+        return await write(ops)
+    monkeypatch.setattr(ctx.recipients, "write", breaks_half_way)
+    writer = OutcomeWriter(ctx.recipients, ctx.campaigns, ctx.queue)
+    batch = _Batch([Outcome(Kind.ACCEPTED, cid, rid, None, wamid=f"wamid.{rid}") for rid in rids])
+    with pytest.raises(ConnectionError):
+        await writer._flush(batch)
+    await writer._flush(batch)
+    assert failed == [1]
+    assert (await _counters(ctx, cid))["sent"] == (await _recount(ctx, cid))["sent"] == 3
