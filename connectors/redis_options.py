@@ -6,7 +6,8 @@ a restart costs a short delay instead of a failed handoff request or a lost trac
 Works with redis-py 4.6 (bot env) and 8.x (services env), with one gap in 4.6: pipelines and
 MULTI/EXEC are not retried on ConnectionError, and its pure-Python parser does not notice a
 pooled connection the server closed, so a pipeline that is the first command on a stale
-connection fails once after a restart (8.x retries it)."""
+connection fails once after a restart (8.x retries it); the bot env's one transaction
+(bot/actions/consent.py) therefore tries twice itself."""
 from __future__ import annotations
 
 from typing import Any, Dict

@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from connectors import events, keys
 from connectors.events import Event
@@ -42,17 +43,28 @@ def confirmed(tracker: Tracker) -> bool:
 
 
 async def record(redis: Any, customer: str, opted_out: bool, event_id: str) -> None:
-    """Write the consent change atomically; raises on any Redis failure."""
+    """Write the consent change atomically; raises on any Redis failure.
+
+    A dropped connection is tried once more on a fresh one: redis-py 4.6 does not retry a
+    MULTI/EXEC itself, and after a Redis restart the pooled connection it takes is stale
+    (connectors/redis_options.py). Repeating is safe even if the first EXEC ran: the key's value is
+    the same decision and the event keeps its id, by which the consent ledger stores it once."""
     now = time.time()
     kind = events.CONTACT_OPTED_OUT if opted_out else events.CONTACT_OPTED_IN
     event = Event(kind, event_id, {"wa_id": customer, "source": "bot", "category": CATEGORY}, now)
-    async with redis.pipeline(transaction=True) as pipe:
-        if opted_out:
-            pipe.set(keys.consent_optout(customer), f"{now:.0f} bot")
-        else:
-            pipe.delete(keys.consent_optout(customer))
-        pipe.xadd(keys.EVENTS_STREAM, event.to_fields())
-        await pipe.execute()
+    for attempt in (1, 2):
+        try:
+            async with redis.pipeline(transaction=True) as pipe:
+                if opted_out:
+                    pipe.set(keys.consent_optout(customer), f"{now:.0f} bot")
+                else:
+                    pipe.delete(keys.consent_optout(customer))
+                pipe.xadd(keys.EVENTS_STREAM, event.to_fields())
+                await pipe.execute()
+            return
+        except RedisConnectionError:
+            if attempt == 2:
+                raise
 
 
 class _ConsentAction(Action, metaclass=abc.ABCMeta):

@@ -82,3 +82,23 @@ async def test_redis_down_never_claims_success(run_action):
     [reply] = result["responses"]
     assert "couldn't update your preferences" in reply["text"]
     assert "Done" not in reply["text"]
+
+
+async def test_a_connection_the_server_dropped_still_records_the_stop(redis, redis_url, run_action):
+    """After a Redis restart every pooled connection is stale, and redis-py 4.6 (this env) does not
+    retry a MULTI/EXEC on one: the STOP must still be stored, once, and confirmed."""
+    from redis import asyncio as aioredis
+
+    from connectors.redis_options import restart_tolerant
+
+    actions_client = aioredis.from_url(redis_url, **restart_tolerant(0.5))
+    clients.use(settings=Settings(redis_url=redis_url, io_timeout_s=0.5), redis_client=actions_client)
+    await actions_client.ping()  # one pooled connection ...
+    await redis.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")  # ... now stale
+
+    result = await run_action("action_opt_out", tracker(WA, [user("STOP", "opt_out", message_id="wamid.9")]))
+
+    assert "won't get offers" in result["responses"][0]["text"]
+    assert await redis.exists(keys.consent_optout(WA)) == 1
+    [event] = await events_of(redis, "contact.opted_out")
+    assert event.id == f"{WA}:wamid.9"
