@@ -5,7 +5,8 @@ so a Meta retry of the same message carries the same id and anyone holding a wam
 it; the wamid itself is not logged (a real wamid encodes the customer's number). The fan-out
 stamps it on the message's partition entry (field ``trace``), events carry it
 (``connectors.events.Event.trace``), and every log record made while it is bound carries it
-(``observability.logs``), in the connector, the Rasa turn, the sender and the handoff inbox.
+(``observability.logs``), in the connector, the Rasa turn, the sender, the action server
+(bot/actions/tracing.py, from the same wamid) and the handoff inbox.
 """
 from __future__ import annotations
 

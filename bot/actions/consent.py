@@ -14,6 +14,7 @@ consumes. The customer hears "done" only after Redis said so.
 from __future__ import annotations
 
 import abc
+import logging
 import time
 from typing import Any, Dict, List, Text
 
@@ -26,6 +27,8 @@ from connectors.events import Event
 
 from . import clients
 from .common import message_id, wa_id
+
+log = logging.getLogger(__name__)
 
 CATEGORY = "marketing"
 CONFIRM_ENTITY, CONFIRM_VALUE = "consent", "confirmed"
@@ -86,7 +89,8 @@ class _ConsentAction(Action, metaclass=abc.ABCMeta):
         customer = wa_id(tracker)
         try:
             await record(clients.redis(), customer, self.opted_out, f"{customer}:{message_id(tracker)}")
-        except Exception:  # noqa: BLE001 - never claim a consent change that was not stored
+        except Exception as exc:  # noqa: BLE001 - never claim a consent change that was not stored
+            log.warning("%s for %s not stored: %r", self.name(), customer, exc)
             dispatcher.utter_message(text=self.failed.format(email=clients.settings().support_email))
             return []
         dispatcher.utter_message(text=self.done)

@@ -5,10 +5,13 @@ expected_delivery, carrier, tracking_url}`` (see bot/seed_orders.py).
 """
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 from datetime import datetime, timedelta, timezone
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
+log = logging.getLogger(__name__)
 IST = timezone(timedelta(hours=5, minutes=30))
 _ID = re.compile(r"ps\s*[-_#]?\s*(\d{5})", re.IGNORECASE)
 STATUS_TEXT = {
@@ -33,19 +36,25 @@ def normalise_id(raw: Optional[str]) -> Optional[str]:
     return f"PS-{match.group(1)}" if match else None
 
 
-async def find(db: Any, order_id: str) -> Optional[Dict[str, Any]]:
+@contextlib.contextmanager
+def _unavailable_on_error(what: str) -> Iterator[None]:
+    """Any driver error means "can't check now": logged, then raised as OrdersUnavailable."""
     try:
-        return await db.orders.find_one({"order_id": order_id}, {"_id": 0})
-    except Exception as exc:  # noqa: BLE001 - any driver error means "can't check now"
+        yield
+    except Exception as exc:  # noqa: BLE001
+        log.warning("orders unavailable (%s): %r", what, exc)
         raise OrdersUnavailable(str(exc)) from exc
+
+
+async def find(db: Any, order_id: str) -> Optional[Dict[str, Any]]:
+    with _unavailable_on_error("find"):
+        return await db.orders.find_one({"order_id": order_id}, {"_id": 0})
 
 
 async def recent(db: Any, wa_id: str, limit: int = 3) -> List[Dict[str, Any]]:
-    try:
+    with _unavailable_on_error("recent"):
         cursor = db.orders.find({"wa_id": wa_id}, {"_id": 0}).sort("placed_at", -1).limit(limit)
         return await cursor.to_list(length=limit)
-    except Exception as exc:  # noqa: BLE001
-        raise OrdersUnavailable(str(exc)) from exc
 
 
 def _day(value: Any) -> str:

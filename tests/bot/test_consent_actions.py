@@ -102,3 +102,30 @@ async def test_a_connection_the_server_dropped_still_records_the_stop(redis, red
     assert await redis.exists(keys.consent_optout(WA)) == 1
     [event] = await events_of(redis, "contact.opted_out")
     assert event.id == f"{WA}:wamid.9"
+
+
+async def test_a_failed_change_is_logged_with_the_messages_trace_id(run_action, caplog):
+    """The action server's log line joins the connector's: same trace id, derived from the wamid
+    (bot/actions/tracing.py), and it names what failed."""
+    import logging
+
+    from observability import trace
+
+    seen = []
+
+    class _Trace(logging.Filter):
+        def filter(self, record):
+            seen.append((record.getMessage(), trace.current()))
+            return True
+
+    clients.use(settings=Settings(redis_url="redis://127.0.0.1:9/0", io_timeout_s=0.3))
+    handler_filter = _Trace()
+    caplog.handler.addFilter(handler_filter)
+    try:
+        await run_action("action_opt_out", tracker(WA, [user("stop", "opt_out", message_id="wamid.77")]))
+    finally:
+        caplog.handler.removeFilter(handler_filter)
+        await clients.reset()
+    [(message, trace_id)] = [(m, t) for m, t in seen if "not stored" in m]
+    assert message.startswith(f"action_opt_out for {WA} not stored: ConnectionError")
+    assert trace_id == trace.for_message("wamid.77")
