@@ -6,12 +6,15 @@ emit its own ``contact.opted_out``: the ledger takes both), campaign reply follo
 ``message.sent/delivered/read/failed`` -> delivery tracker (and 131050 -> opt-out);
 ``template.status_updated`` -> template library (PAUSED/DISABLED pause campaigns).
 An entry is acknowledged after its effects are written; a failing entry is retried three
-times, then parked in ``dead_events`` and acknowledged.
+times, then parked in ``dead_events`` and acknowledged. The tracker's counts are group commits
+owned by this consumer (its name plus this run, kept alive by a heartbeat key): if it dies
+mid roll-up, maintenance adds them (campaigns.commit).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -21,6 +24,7 @@ from connectors import events, keys as shared_keys
 from connectors.events import Event
 
 from . import keys
+from .campaigns.commit import heartbeat
 from .consent import Action, Source
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,9 @@ def is_stop(data: Dict[str, Any]) -> bool:
 class EventConsumer:
     def __init__(self, ctx: Any, name: str) -> None:
         self.ctx, self.name = ctx, name
+        #: Owner of the tracker's roll-ups: a consumer restarted under the same name must not keep
+        #: its dead predecessor's open roll-ups alive.
+        self.owner = f"{name}-events/{uuid.uuid4().hex[:8]}"
 
     async def ensure_group(self) -> None:
         try:
@@ -56,21 +63,33 @@ class EventConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.ensure_group()
+        alive = asyncio.create_task(heartbeat(self.ctx.redis, self.owner, stop))
         cursor = "0"  # first our own unacknowledged entries (after a crash), then new ones
-        while not stop.is_set():
-            got = await self.ctx.redis.xreadgroup(keys.EVENTS_GROUP, self.name, {shared_keys.EVENTS_STREAM: cursor},
-                                                  count=200, block=200 if cursor == ">" else None)
-            items = got[0][1] if got else []
-            if cursor == "0" and not items:
-                cursor = ">"
-                continue
-            await self.process(items)
+        try:
+            while not stop.is_set():
+                got = await self.ctx.redis.xreadgroup(keys.EVENTS_GROUP, self.name,
+                                                      {shared_keys.EVENTS_STREAM: cursor},
+                                                      count=200, block=200 if cursor == ">" else None)
+                items = got[0][1] if got else []
+                if cursor == "0" and not items:
+                    cursor = ">"
+                    continue
+                await self.process(items)
+        finally:
+            alive.cancel()
+            await asyncio.gather(alive, return_exceptions=True)
+            await self.ctx.redis.delete(keys.worker_alive(self.owner))
 
     async def process(self, items: List[Any]) -> None:
         """Handle entries in stream order, then acknowledge them all in one call.
 
         Consecutive campaign statuses (the bulk of the traffic during a campaign) are applied
-        together by ``Tracker.on_statuses``; if that fails they are retried one by one."""
+        together by ``Tracker.on_statuses``; if that fails they are retried one by one. A roll-up
+        a store error interrupted is finished first (``Tracker.settle``), even with no entries."""
+        try:
+            await self.ctx.tracker.settle()
+        except Exception:  # noqa: BLE001 - the store still away: tried again with the next entries
+            log.warning("finishing an interrupted status roll-up failed; retrying later")
         run: List[Tuple[str, Event]] = []
         for entry_id, fields in items:
             event = _parsed(fields)
@@ -91,7 +110,7 @@ class EventConsumer:
         if not run:
             return
         try:
-            await self.ctx.tracker.on_statuses([(event.type, event.data) for _, event in run])
+            await self.ctx.tracker.on_statuses([(event.type, event.data) for _, event in run], self.owner)
         except Exception:  # noqa: BLE001 - every status is safe to apply again: fall back to one by one
             log.exception("applying %d statuses together failed; applying them one by one", len(run))
             for entry_id, event in run:
@@ -121,7 +140,7 @@ class EventConsumer:
                 await self._stop(data, at)
             await ctx.followups.on_reply(data)
         elif event.type in STATUS_TYPES:
-            await ctx.tracker.on_status(event.type, data)
+            await ctx.tracker.on_status(event.type, data, self.owner)
             codes = [e.get("code") for e in data.get("errors") or []]
             if event.type == events.MESSAGE_FAILED and 131050 in codes and data.get("wa_id"):
                 await ctx.ledger.record(data["wa_id"], "marketing", Action.OPT_OUT, Source.FAILURE_131050, at,

@@ -34,5 +34,6 @@ def campaign_pace(campaign_id: str) -> str:
 
 
 def worker_alive(name: str) -> str:
-    """String with a short TTL, refreshed by a running send worker: its claims are not reclaimed."""
+    """String with a short TTL, refreshed by a running send worker or event consumer (``name`` is
+    its name plus run): its claims are not reclaimed, its open group commits not taken over."""
     return f"{PREFIX}:bc:worker:{name}"

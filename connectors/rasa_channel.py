@@ -31,6 +31,7 @@ from connectors import monitoring, payloads
 from connectors.client import GraphClient
 from connectors.consumer import Consumer, ConsumerOptions
 from connectors.errors import WhatsAppError
+from connectors.http_framing import refuse_bad_content_length
 from connectors.ingest import GroupCommitAppender, receive
 from connectors.mapping import BotInput
 from connectors.redis_options import restart_tolerant
@@ -38,6 +39,7 @@ from connectors.render import render
 from connectors.routing import Router
 from connectors.sender import Purpose, Sender
 from connectors.signature import SIGNATURE_HEADER, verify_challenge
+from connectors.tasks import start_task, stop_tasks
 from observability.http import add_routes, instrument
 from observability.logs import install as install_logging
 
@@ -293,6 +295,7 @@ class WhatsAppInput(InputChannel):
         bp = Blueprint(f"whatsapp_webhook_{id(self)}", __name__)
         if self.settings.log_format:  # Rasa built its Sanic app (and its log handlers) already
             install_logging("rasa", self.settings.log_format)
+        refuse_bad_content_length(bp)  # Sanic 21.12 would spin forever on a negative one
         # /webhooks/whatsapp/metrics, /healthz, /readyz on Rasa's port (no separate metrics port)
         instrument(bp, "rasa")
         add_routes(bp, "rasa", checks=lambda: monitoring.checks(lambda: self.redis, self._agent_of),
@@ -352,7 +355,7 @@ class WhatsAppInput(InputChannel):
         before_bot = self._before_bot if (s.mark_read or s.typing_indicator) else None
         router = Router(self.redis, handle, before_bot=before_bot, human_app_ttl_s=s.human_app_ttl_s)
         self.consumer = Consumer(self.redis, router, s.consumer)
-        self._starter = asyncio.get_running_loop().create_task(self._start_when_ready(agent_of))
+        self._starter = start_task(self._start_when_ready(agent_of), "whatsapp-consumer-starter")
 
     async def _start_when_ready(self, agent_of: Callable[[], Any]) -> None:
         # Rasa drops messages that arrive before its model is loaded ("no agent to handle it"):
@@ -375,8 +378,9 @@ class WhatsAppInput(InputChannel):
 
     async def stop(self) -> None:
         """Stop consuming, flush pending appends, close clients."""
-        if self._starter is not None:
-            self._starter.cancel()
+        # The starter first, and until it has ended: one that ignored a cancel inside a Redis call
+        # would start the consumer after this stopped it, and nothing would stop it then.
+        await stop_tasks([self._starter])
         if self.consumer is not None:
             await self.consumer.stop()
         if self.appender is not None:

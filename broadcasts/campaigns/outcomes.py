@@ -5,47 +5,42 @@ a pause, or nothing to do) together with the queue entry it came from. One flush
 everything queued and writes it in order:
 
 1. the releases (back to pending) in one bulk write, queued again if the campaign runs by then;
-2. per campaign with sends to count, the flush registers itself on the campaign document
-   (``pending_flushes``: an id of its own there, its worker, the time);
-3. per campaign, the acceptances (each reaching funnel level ``sent``), the failures and the
-   skips, each kind in one bulk write whose ``modified_count`` is exactly the number to add to
-   the counters (every op is conditional on the record, so a repeat modifies nothing and counts
-   nothing); each op also stamps its record with the flush id and the counter (``flush``,
-   ``counted``: ``RecipientStore.flush_counts``);
-4. per campaign, one update that adds the counts and removes the registration, conditional on
-   the registration: it happens once, whoever makes it (``CampaignStore.close_flush``);
-5. one XACK per queue stream.
+2. the acceptances (each reaching funnel level ``sent``), the failures and the skips, counted as
+   one group commit (campaigns.commit): per campaign, a registration in ``pending_flushes``, one
+   bulk write per kind whose ``modified_count`` is exactly the number to add (every op is
+   conditional on the record, so a repeat modifies nothing; each stamps its record), then one
+   update that adds the counts and removes the registration;
+3. one XACK per queue stream.
 
 A kill at any point loses no count and counts nothing twice. A queue entry is acknowledged only
 after its record is written: a crash in between leaves the entry to be reclaimed, and the
 record's state decides what happens (nothing is sent twice for it). A flush whose worker dies
-between steps 2 and 4 stays registered; maintenance (``recover_flushes``, from
-``CampaignService.reclaim_leases``) takes it over once it is older than the send lease and its
-worker's heartbeat key is gone, counts its records by their stamp and makes step 4 itself. A
-live worker's flush is left to it, however long the store keeps it waiting (it may still be
-writing records), and a campaign completes only when no flush is registered on it.
+inside step 2 stays registered; maintenance (``commit.recover_flushes``, from
+``CampaignService.reclaim_leases``) finishes it from the stamps once it is older than the send
+lease and its worker's heartbeat key is gone. A live worker's flush is left to it, however long
+the store keeps it waiting (it may still be writing records), and a campaign completes only when
+no send flush is registered on it.
 
 A failed flush (MongoDB or Redis down) keeps its batch and retries it from the step that
 failed; a bulk write that failed may have been applied in part, its modified count lost, so a
 retried flush takes its counts from the stamps instead.
 
 Writes per sent message: two single-document writes (its claim, its outcome), batched. Per
-flush and campaign: the registration (step 2) besides the one counter update (step 4).
+flush and campaign: the registration besides the one counter update.
 """
 from __future__ import annotations
 
 import asyncio
 import enum
 import logging
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, List, Mapping, Optional, Set, Tuple
+from datetime import datetime
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from pymongo import UpdateOne
 
-from .. import keys
+from .commit import Group, GroupCommit
 from .recipients import RecipientStore, parse_id, utcnow
 from .state import RecipientState as R
 
@@ -76,18 +71,9 @@ class Outcome:
 class _Batch:
     """One flush's work; remembers each step done so a retry neither re-counts nor re-adds."""
     outcomes: List[Outcome]
-    at: datetime = field(default_factory=utcnow)
-    attempts: int = 0
     released: bool = False
     requeued: bool = False
-    ids: Dict[str, str] = field(default_factory=dict)  # campaign -> this flush's id on it
-    opened: Set[str] = field(default_factory=set)  # campaigns the flush is registered on
-    counted: Dict[Tuple[str, str], int] = field(default_factory=dict)  # (campaign, counter) -> modified
-    closed: Set[str] = field(default_factory=set)  # campaigns whose counts were added
-
-    def flush_id(self, campaign_id: str) -> str:
-        """One id per campaign, so its records are found by ``flush`` alone (one index)."""
-        return self.ids.setdefault(campaign_id, uuid.uuid4().hex)
+    commit: Optional[GroupCommit] = None
 
 
 class OutcomeWriter:
@@ -134,7 +120,6 @@ class OutcomeWriter:
 
     async def _flush(self, batch: _Batch) -> None:
         outcomes = batch.outcomes
-        batch.attempts += 1
         if not batch.released:
             await self.recipients.write(self._release_ops(outcomes))
             batch.released = True
@@ -150,23 +135,9 @@ class OutcomeWriter:
             await self.queue.ack(priority, *entry_ids)
 
     async def _count(self, batch: _Batch) -> None:
-        """Steps 2-4: register the flush, write the counted records, add their counts."""
-        groups = self._counted_ops(batch.outcomes, batch.flush_id)
-        for campaign_id in dict.fromkeys(campaign_id for campaign_id, _ in groups):
-            if campaign_id not in batch.opened:
-                await self.campaigns.open_flush(campaign_id, batch.flush_id(campaign_id), self.owner, batch.at)
-                batch.opened.add(campaign_id)
-        for group, ops in groups.items():
-            if group not in batch.counted:
-                batch.counted[group] = await self.recipients.write(ops)
-        for campaign_id in sorted(batch.opened - batch.closed):
-            flush = batch.flush_id(campaign_id)
-            if batch.attempts > 1:  # a failed bulk write may have been applied in part: the stamps tell
-                counts = await self.recipients.flush_counts(flush)
-            else:
-                counts = {counter: n for (c, counter), n in batch.counted.items() if c == campaign_id}
-            await self.campaigns.close_flush(campaign_id, flush, counts, batch.at)
-            batch.closed.add(campaign_id)
+        """Step 2: the counted records and their counts, as one group commit."""
+        batch.commit = batch.commit or GroupCommit(self.owner)
+        await batch.commit.run(self.recipients, self.campaigns, self._counted_ops(batch.outcomes, batch.commit))
 
     async def _requeue_released(self, outcomes: List[Outcome]) -> None:
         """Queue the released records again if their campaign is running by now: a resume lists
@@ -186,30 +157,15 @@ class OutcomeWriter:
         return [RecipientStore.release_op(o.rid) for o in outcomes if o.kind is Kind.RELEASED]
 
     @staticmethod
-    def _counted_ops(outcomes: List[Outcome], flush_id: Callable[[str], str]) -> Dict[Tuple[str, str], List[UpdateOne]]:
+    def _counted_ops(outcomes: List[Outcome], commit: GroupCommit) -> Dict[Group, List[UpdateOne]]:
         """Per (campaign, counter): the conditional updates whose modified count is the increment."""
-        groups: Dict[Tuple[str, str], List[UpdateOne]] = defaultdict(list)
+        groups: Dict[Group, List[UpdateOne]] = defaultdict(list)
         for o in outcomes:
+            flush = commit.flush_id(o.campaign_id)
             if o.kind is Kind.ACCEPTED:
-                groups[(o.campaign_id, "sent")].append(
-                    RecipientStore.accept_op(o.rid, o.wamid, o.at, flush_id(o.campaign_id)))
+                groups[(o.campaign_id, "sent", commit.at)].append(RecipientStore.accept_op(o.rid, o.wamid, o.at, flush))
             elif o.kind in (Kind.FAILED, Kind.SKIPPED):
                 state = R.FAILED if o.kind is Kind.FAILED else R.SKIPPED
-                groups[(o.campaign_id, state.value)].append(
-                    RecipientStore.fail_op(o.rid, o.error, o.transient, state, o.at, flush_id(o.campaign_id)))
+                groups[(o.campaign_id, state.value, commit.at)].append(
+                    RecipientStore.fail_op(o.rid, o.error, o.transient, state, o.at, flush))
         return groups
-
-
-async def recover_flushes(recipients: RecipientStore, campaigns: Any, lease_seconds: float) -> int:
-    """Finish the flushes dead workers left open (step 4, counted from the stamps); returns how many.
-
-    Only a flush registered more than ``lease_seconds`` ago whose worker's heartbeat key is gone:
-    a live worker may still be writing its records, and closes its flush itself. Safe to repeat
-    and to run on every replica at once (closing is conditional on the registration)."""
-    closed = 0
-    for campaign_id, flush in await campaigns.pending_flushes(utcnow() - timedelta(seconds=lease_seconds)):
-        if await campaigns.redis.exists(keys.worker_alive(flush["owner"])):
-            continue
-        counts = await recipients.flush_counts(flush["id"])
-        closed += await campaigns.close_flush(campaign_id, flush["id"], counts, flush["at"])
-    return closed

@@ -2,9 +2,10 @@
 
 Id ``campaign:{campaign_id}:{wa_id}``, so a snapshot repeated by a restart or a second
 scheduler upserts the same documents. Every state change is a conditional update (see
-campaigns.state), so it happens once whatever the concurrency. A send outcome written by a group
-commit also stamps ``flush`` (that commit's id) and ``counted`` (the counter it adds to), so the
-commit's counts can be rebuilt from the records (campaigns.outcomes).
+campaigns.state), so it happens once whatever the concurrency. A counted write (a send outcome,
+a funnel level reached, an asynchronous failure) also pushes ``{flush, counted}`` onto the
+record's ``stamps``: the group commit that counts it and the counter, so a commit's counts can
+be rebuilt from the records (campaigns.commit).
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class RecipientStore:
         await self.col.create_index([("wa_id", ASCENDING), ("sent_at", DESCENDING)])
         await self.col.create_index([("state", ASCENDING), ("claimed_at", ASCENDING)])
         await self.col.create_index([("claim", ASCENDING)], sparse=True)
-        await self.col.create_index([("flush", ASCENDING)], sparse=True)
+        await self.col.create_index([("stamps.flush", ASCENDING)], sparse=True)
 
     async def snapshot(self, campaign_id: str, category: str, rows: AsyncIterable[Tuple[str, Dict[str, str]]],
                        batch: int = 1000) -> int:
@@ -92,10 +93,11 @@ class RecipientStore:
         return {"_id": rid, "rank": {"$lt": rank_below}, "state": {"$nin": [R.FAILED.value, R.SKIPPED.value]}}
 
     @staticmethod
-    def reach_op(rid: str, level: str) -> UpdateOne:
-        """Add funnel ``level`` to a live record's ``reached`` set; modifies only the first time."""
+    def reach_op(rid: str, level: str, flush: str = "") -> UpdateOne:
+        """Add funnel ``level`` to a live record's ``reached`` set; modifies only the first time.
+        ``flush`` stamps the group commit that counts it (``flush_counts``)."""
         return UpdateOne({"_id": rid, "reached": {"$ne": level}, "state": {"$nin": [R.FAILED.value, R.SKIPPED.value]}},
-                         {"$addToSet": {"reached": level}})
+                         {"$addToSet": {"reached": level}, **_stamp(flush, level)})
 
     @staticmethod
     def accept_op(rid: str, wamid: str, at: datetime, flush: str = "") -> UpdateOne:
@@ -106,19 +108,23 @@ class RecipientStore:
         stamps the group commit that counts it (``flush_counts``)."""
         sets = {"state": R.ACCEPTED.value, "rank": RANK[R.ACCEPTED], "wamid": wamid, "sent_at": at}
         return UpdateOne(RecipientStore.progress_filter(rid, RANK[R.ACCEPTED]),
-                         {"$set": {**sets, **_stamp(flush, "sent")}, "$addToSet": {"reached": "sent"}})
+                         {"$set": sets, "$addToSet": {"reached": "sent"}, **_stamp(flush, "sent")})
 
     @staticmethod
     def fail_op(rid: str, error: Mapping[str, Any], transient: bool, state: R, at: datetime,
-                flush: str = "") -> UpdateOne:
+                flush: str = "", wamid: str = "") -> UpdateOne:
         """-> failed (or skipped) unless already delivered, read, failed or skipped."""
         sets = {"state": state.value, "error": dict(error), "transient": transient, "failed_at": at}
-        return UpdateOne(RecipientStore.progress_filter(rid, FAIL_BELOW),
-                         {"$set": {**sets, **_stamp(flush, state.value)}})
+        if wamid:
+            sets["wamid"] = wamid
+        return UpdateOne(RecipientStore.progress_filter(rid, FAIL_BELOW), {"$set": sets, **_stamp(flush, state.value)})
 
     async def flush_counts(self, flush: str) -> Dict[str, int]:
-        """Records group commit ``flush`` changed, per counter (one indexed query)."""
-        return dict(Counter([d["counted"] async for d in self.col.find({"flush": flush}, {"counted": 1})]))
+        """What group commit ``flush`` added to records, per counter (one indexed query)."""
+        counts: Counter = Counter()
+        async for doc in self.col.find({"stamps.flush": flush}, {"stamps": 1}):
+            counts.update(stamp["counted"] for stamp in doc["stamps"] if stamp["flush"] == flush)
+        return dict(counts)
 
     @staticmethod
     def release_op(rid: str) -> UpdateOne:
@@ -130,10 +136,6 @@ class RecipientStore:
         if not ops:
             return 0
         return (await self.col.bulk_write(ops, ordered=True)).modified_count
-
-    async def fail(self, rid: str, error: Mapping[str, Any], transient: bool, state: R = R.FAILED) -> bool:
-        """-> failed (or skipped) unless already delivered, read, failed or skipped."""
-        return await self.write([self.fail_op(rid, error, transient, state, utcnow())]) == 1
 
     @staticmethod
     def advance_op(rid: str, status: R, at: datetime, wamid: str = "") -> UpdateOne:
@@ -178,6 +180,7 @@ class RecipientStore:
                 async for d in self.col.aggregate(pipeline)]
 
 
-def _stamp(flush: str, counter: str) -> Dict[str, str]:
-    """The fields naming the group commit that counts a record, and in which counter."""
-    return {"flush": flush, "counted": counter} if flush else {}
+def _stamp(flush: str, counter: str) -> Dict[str, Any]:
+    """The update part naming the group commit that counts a record's change, and in which counter
+    (pushed, never overwriting an earlier commit's stamp that its recovery may still need)."""
+    return {"$push": {"stamps": {"flush": flush, "counted": counter}}} if flush else {}

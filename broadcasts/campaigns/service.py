@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from .. import keys
 from ..errors import IllegalTransition
 from ..templates import ensure_sendable
-from .outcomes import recover_flushes
+from .commit import STATUS, recover_flushes
 from .planner import Audience, Plan
 from .recipients import RecipientStore
 from .state import CampaignState, RecipientState as R
@@ -116,10 +116,16 @@ class CampaignService:
         return paused
 
     async def complete_finished(self) -> List[str]:
-        """Running campaigns with a snapshot, nothing left pending or sending and no send worker's
-        flush still open on them (campaigns.outcomes: its counts are not in yet) become completed."""
+        """Running campaigns with a snapshot, nothing left pending or sending and no send flush
+        still open on them (campaigns.commit: its counts are not in yet) become completed.
+
+        The counters are not set from the records here (the former ``reconcile_send_counters``):
+        every count is a group commit now, a status's ``sent`` included, so none is lost to a kill;
+        and overwriting ``sent`` at completion would double count the records of a status roll-up
+        still open then (completion does not wait for those: statuses go on arriving after it)."""
         done = []
-        query = {"state": "running", "snapshot_done": True, "pending_flushes.0": {"$exists": False}}
+        query = {"state": "running", "snapshot_done": True,
+                 "pending_flushes": {"$not": {"$elemMatch": {"kind": {"$ne": STATUS}}}}}
         async for doc in self.store.col.find(query, {"_id": 1}):
             if not await self.recipients.unfinished(doc["_id"]):
                 try:
@@ -127,25 +133,7 @@ class CampaignService:
                     done.append(doc["_id"])
                 except IllegalTransition:
                     continue
-                await self.reconcile_send_counters(doc["_id"])
         return done
-
-    async def reconcile_send_counters(self, campaign_id: str) -> Dict[str, int]:
-        """Set ``sent`` and ``skipped`` from the records, once all are sent.
-
-        Send workers' counts survive a kill (campaigns.outcomes), and completion waits for their
-        open flushes; this stays as the backstop for what can still miss a count: ``sent`` added
-        by a status (``Tracker.on_statuses`` writes the level, then its ``$inc``: an event
-        consumer killed in between loses it), and a flush taken over while its worker was alive
-        but its heartbeat lapsed (Redis unreachable). At completion no record is pending or
-        sending any more, so these levels are final and the records are the truth (statuses
-        count delivered/read apart)."""
-        col = self.recipients.col
-        values = {"stats.sent": await col.count_documents({"campaign_id": campaign_id, "reached": "sent"}),
-                  "stats.skipped": await col.count_documents({"campaign_id": campaign_id,
-                                                              "state": R.SKIPPED.value})}
-        await self.store.set_fields(campaign_id, values)
-        return values
 
     async def recover_snapshots(self, older_than: float = 30.0) -> int:
         """Redo the snapshot of running campaigns whose starter died before finishing it."""
@@ -169,8 +157,9 @@ class CampaignService:
         a record with no status after the lease is sent again: at-least-once, chosen so that no
         recipient is silently missed; the lease (BROADCASTS_SEND_LEASE_S) bounds the risk.
 
-        First, the group commits dead workers left open are finished from their records
-        (``outcomes.recover_flushes``), under the same rule: older than the lease, worker dead.
+        First, the group commits dead workers and event consumers left open are finished from
+        their records (``commit.recover_flushes``), under the same rule: older than the lease,
+        owner dead.
         """
         await recover_flushes(self.recipients, self.store, lease_seconds)
         count = 0

@@ -3,12 +3,13 @@
 Document: ``{_id, name, template_id, variables, segment: {filter}|{segment_id}, category,
 rate, priority, schedule: {at|cron, timezone, window: {start, end}}, followups, state,
 history: [...], stats: {sent, delivered, read, failed, skipped, replied}, timeline: {...},
-pending_flushes: [{id, owner, at}]}``: the send workers' group commits that have written
-records but may not have added their counts yet (campaigns.outcomes).
+pending_flushes: [{id, owner, kind, at}]}``: the group commits (send outcomes, status roll-ups)
+that may have written records without adding their counts yet (campaigns.commit).
 """
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -106,22 +107,25 @@ class CampaignStore:
         return value.decode() if isinstance(value, bytes) else value
 
     async def inc(self, campaign_id: str, increments: Mapping[str, int], at: Optional[datetime] = None) -> None:
-        """Add to counters and to the per-minute timeline."""
-        if increments:
-            await self.col.update_one({"_id": campaign_id}, {"$inc": _with_timeline(increments, at)})
+        """Add to ``stats.*`` counters and to the per-minute timeline (not kill-safe: campaigns.commit)."""
+        when = at or utcnow()
+        update = _increments({(name.removeprefix("stats."), when): n for name, n in increments.items()})
+        if update:
+            await self.col.update_one({"_id": campaign_id}, {"$inc": update})
 
-    async def open_flush(self, campaign_id: str, flush: str, owner: str, at: datetime) -> None:
-        """Register group commit ``flush`` of worker ``owner`` before it writes records (idempotent)."""
+    async def open_flush(self, campaign_id: str, flush: str, owner: str, at: datetime, kind: str = "send") -> None:
+        """Register group commit ``flush`` of ``owner`` before it writes records (idempotent)."""
         await self.col.update_one({"_id": campaign_id, "pending_flushes.id": {"$ne": flush}},
-                                  {"$push": {"pending_flushes": {"id": flush, "owner": owner, "at": at}}})
+                                  {"$push": {"pending_flushes": {"id": flush, "owner": owner, "kind": kind, "at": at}}})
 
-    async def close_flush(self, campaign_id: str, flush: str, counts: Mapping[str, int], at: datetime) -> bool:
-        """Add a registered flush's ``counts`` (counter -> n) and drop its registration, in one update:
-        the first caller adds them, any later one (a retry, a second recovery) changes nothing."""
+    async def close_flush(self, campaign_id: str, flush: str, counts: Mapping[Tuple[str, datetime], int]) -> bool:
+        """Add a registered flush's ``counts`` ((counter, time of its timeline minute) -> n) and drop
+        its registration, in one update: the first caller adds them, any later one (a retry, a
+        second recovery) changes nothing."""
         update: Dict[str, Any] = {"$pull": {"pending_flushes": {"id": flush}}}
-        increments = {f"stats.{counter}": n for counter, n in counts.items() if n}
+        increments = _increments(counts)
         if increments:
-            update["$inc"] = _with_timeline(increments, at)
+            update["$inc"] = increments
         result = await self.col.update_one({"_id": campaign_id, "pending_flushes.id": flush}, update)
         return result.modified_count == 1
 
@@ -134,11 +138,11 @@ class CampaignStore:
         await self.col.update_one({"_id": campaign_id}, {"$set": dict(fields)})
 
 
-def _with_timeline(increments: Mapping[str, int], at: Optional[datetime]) -> Dict[str, int]:
-    """``increments`` plus the same ``stats.*`` values in the timeline minute of ``at`` (default now)."""
-    minute = (at or utcnow()).strftime("%Y%m%d%H%M")
-    inc = dict(increments)
-    for name, value in increments.items():
-        if name.startswith("stats."):
-            inc[f"timeline.{minute}.{name[6:]}"] = value
-    return inc
+def _increments(counts: Mapping[Tuple[str, datetime], int]) -> Dict[str, int]:
+    """The ``$inc`` of ``counts`` ((counter, time) -> n): ``stats.<counter>`` and its timeline minute."""
+    inc: Dict[str, int] = defaultdict(int)
+    for (counter, at), n in counts.items():
+        if n:
+            inc[f"stats.{counter}"] += n
+            inc[f"timeline.{at.strftime('%Y%m%d%H%M')}.{counter}"] += n
+    return dict(inc)

@@ -2,8 +2,11 @@
 
 Records only move forward (campaigns.state); a counter is incremented only by the one
 conditional update that made the move, so duplicated and reordered webhooks neither regress a
-record nor count twice. ``analytics`` reads the counters; ``recount`` derives the same numbers
-from the records (used by tests and to repair counters after a crash between the two writes).
+record nor count twice. The counts are added as a group commit (campaigns.commit, kind
+``status``, owned by the calling event consumer): a consumer killed between the record writes
+and the counter update leaves the commit registered with its records stamped, and maintenance
+adds the counts; the re-delivered statuses then modify nothing and count nothing. ``analytics``
+reads the counters; ``recount`` derives the same numbers from the records.
 """
 from __future__ import annotations
 
@@ -15,8 +18,8 @@ from pymongo import UpdateOne
 
 from connectors import events
 
-from .recipients import RecipientStore
-from .recipients import parse_id
+from .commit import STATUS as ROLL_UP, Group, GroupCommit
+from .recipients import RecipientStore, parse_id
 from .state import FUNNEL, RANK, RecipientState as R, funnel_levels
 from .store import CampaignStore
 
@@ -34,6 +37,9 @@ def _at(data: Mapping[str, Any]) -> datetime:
 class Tracker:
     def __init__(self, campaigns: CampaignStore, recipients: RecipientStore, contacts: Any = None) -> None:
         self.campaigns, self.recipients, self.contacts = campaigns, recipients, contacts
+        #: Roll-ups a store error interrupted after they registered: only their owner (this
+        #: process, while alive) may finish them, before its next roll-up (``settle``).
+        self._interrupted: List[Tuple[GroupCommit, Dict[Group, List[UpdateOne]]]] = []
 
     async def _record_id(self, data: Mapping[str, Any]) -> Optional[str]:
         callback = data.get("biz_opaque_callback_data") or ""
@@ -45,25 +51,25 @@ class Tracker:
             return doc["_id"] if doc else None
         return None
 
-    async def on_status(self, kind: str, data: Mapping[str, Any]) -> bool:
-        """Apply one ``message.sent|delivered|read|failed`` event; True when it changed a record."""
+    async def on_status(self, kind: str, data: Mapping[str, Any], owner: str = "") -> bool:
+        """Apply one ``message.sent|delivered|read|failed`` event; True when it changed a record.
+        ``owner``: the event consumer's name, whose heartbeat keeps its roll-ups its own."""
         if kind == events.MESSAGE_FAILED and data.get("local"):
             return False  # refused before Meta: the worker records it itself
         rid = await self._record_id(data)
         if rid is None:
             return False
-        at = _at(data)
         campaign_id, wa_id = parse_id(rid)
         if kind in STATUS:
-            return await self.on_statuses([(kind, {**data, "biz_opaque_callback_data": rid})]) > 0
+            return await self.on_statuses([(kind, {**data, "biz_opaque_callback_data": rid})], owner) > 0
         if kind == events.MESSAGE_FAILED:
             error = (data.get("errors") or [{}])[0]
             code = error.get("code")
-            if not await self.recipients.fail(rid, error, code in TRANSIENT_ASYNC):
+            commit, at = GroupCommit(owner, ROLL_UP), _at(data)
+            op = RecipientStore.fail_op(rid, error, code in TRANSIENT_ASYNC, R.FAILED, at, commit.flush_id(campaign_id),
+                                        data.get("wamid") or "")
+            if not await self._count(commit, {(campaign_id, R.FAILED.value, at): [op]}):
                 return False
-            if data.get("wamid"):
-                await self.recipients.col.update_one({"_id": rid}, {"$set": {"wamid": data["wamid"]}})
-            await self.campaigns.inc(campaign_id, {"stats.failed": 1}, at)
             if code == 131026 and self.contacts is not None:
                 await self.contacts.mark_unreachable(wa_id, code)
             return True
@@ -74,26 +80,44 @@ class Tracker:
         """A sent/delivered/read status naming its campaign record (``on_statuses`` takes it)."""
         return kind in STATUS and str(data.get("biz_opaque_callback_data") or "").startswith("campaign:")
 
-    async def on_statuses(self, statuses: Sequence[Tuple[str, Mapping[str, Any]]]) -> int:
+    async def on_statuses(self, statuses: Sequence[Tuple[str, Mapping[str, Any]]], owner: str = "") -> int:
         """Apply many ``batchable`` statuses (in stream order) in a few bulk writes; returns records changed.
 
         The same rules as ``on_status``: records move forward only, and each funnel level is
         counted by the one conditional update that added it to ``reached`` (one bulk write per
-        campaign, level and minute, whose modified count is the increment). Safe to repeat."""
+        campaign, level and minute, whose modified count is the increment), in one group commit
+        of ``owner``. Safe to repeat. Round trips: the moves, per campaign the registration and
+        the counter update, per campaign, level and minute one bulk write."""
         moves: List[UpdateOne] = []
-        reaches: Dict[Tuple[str, str, datetime], List[UpdateOne]] = defaultdict(list)
+        commit = GroupCommit(owner, ROLL_UP)
+        reaches: Dict[Group, List[UpdateOne]] = defaultdict(list)
         for kind, data in statuses:
             rid, status, at = data["biz_opaque_callback_data"], STATUS[kind], _at(data)
             moves.append(RecipientStore.advance_op(rid, status, at, data.get("wamid") or ""))
-            minute = at.replace(second=0, microsecond=0)
+            minute, campaign_id = at.replace(second=0, microsecond=0), parse_id(rid)[0]
             for level in funnel_levels(RANK[status]):
-                reaches[(parse_id(rid)[0], level, minute)].append(RecipientStore.reach_op(rid, level))
+                reaches[(campaign_id, level, minute)].append(
+                    RecipientStore.reach_op(rid, level, commit.flush_id(campaign_id)))
         changed = await self.recipients.write(moves)
-        for (campaign_id, level, minute), ops in reaches.items():
-            first = await self.recipients.write(ops)
-            if first:
-                await self.campaigns.inc(campaign_id, {f"stats.{level}": first}, minute)
+        await self._count(commit, reaches)
         return changed
+
+    async def settle(self) -> None:
+        """Finish the roll-ups a store error interrupted (each from its stamps), oldest first."""
+        while self._interrupted:
+            commit, groups = self._interrupted[0]
+            await commit.run(self.recipients, self.campaigns, groups)
+            self._interrupted.pop(0)
+
+    async def _count(self, commit: GroupCommit, groups: Dict[Group, List[UpdateOne]]) -> int:
+        """Write ``groups`` and add their counts as ``commit``; returns the records counted."""
+        await self.settle()
+        try:
+            return await commit.run(self.recipients, self.campaigns, groups)
+        except Exception:
+            if commit.opened:  # registered under a live owner: nobody else will close it
+                self._interrupted.append((commit, groups))
+            raise
 
     async def flag_stuck(self, minutes: float) -> int:
         """Mark records still only ``accepted``/``sent`` long after sending (probably dropped by Meta)."""

@@ -23,6 +23,7 @@ from connectors import errors as wa_errors
 
 from .. import keys
 from ..templates import build_payload
+from .commit import heartbeat
 from .outcomes import Kind, Outcome, OutcomeWriter
 from .pacing import Pacer, campaign_rate
 from .queue import CampaignQueue, Entry
@@ -35,8 +36,6 @@ CACHE_SECONDS = 2.0
 CONTROL_SECONDS = 0.25
 #: Batches being claimed at once (claims are store round trips: overlap them with the sends).
 CLAIMS_IN_FLIGHT = 4
-#: Seconds a worker's "alive" key lives without being refreshed (refreshed 4 times as often).
-HEARTBEAT_TTL = 20
 #: Stop reading new entries while this many outcomes wait to be written (MongoDB slow or down).
 MAX_WRITE_BACKLOG = 5000
 
@@ -61,7 +60,10 @@ class Worker:
     async def run(self, stop: asyncio.Event, reclaim_idle_ms: int = 30_000) -> None:
         await self.queue.ensure_groups()
         writer = asyncio.create_task(self.writer.run())
-        heartbeat = asyncio.create_task(self._heartbeat(stop))
+        # Say this worker is alive while it runs, so maintenance leaves its claims alone: a record
+        # stays ``sending`` while its outcome waits in the writer (a slow or absent MongoDB), and
+        # re-sending it then would send twice. Only a dead worker's claims expire after the lease.
+        alive = asyncio.create_task(heartbeat(self.ctx.redis, self.claimant, stop))
         last_reclaim = 0.0
         try:
             while not stop.is_set():
@@ -82,20 +84,9 @@ class Worker:
                 await asyncio.gather(*list(self.tasks), return_exceptions=True)
             self.writer.close()
             await writer
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
+            alive.cancel()
+            await asyncio.gather(alive, return_exceptions=True)
             await self.ctx.redis.delete(keys.worker_alive(self.claimant))
-
-    async def _heartbeat(self, stop: asyncio.Event) -> None:
-        """Say this worker is alive while it runs, so maintenance leaves its claims alone: a record
-        stays ``sending`` while its outcome waits in the writer (a slow or absent MongoDB), and
-        re-sending it then would send twice. Only a dead worker's claims expire after the lease."""
-        while not stop.is_set():
-            try:
-                await self.ctx.redis.set(keys.worker_alive(self.claimant), "1", ex=HEARTBEAT_TTL)
-            except Exception:  # noqa: BLE001 - Redis away: the key expires and the lease applies
-                log.warning("worker %s: heartbeat not written", self.name)
-            await asyncio.sleep(HEARTBEAT_TTL / 4)
 
     def _track(self, work: Any) -> None:
         task = asyncio.create_task(work)

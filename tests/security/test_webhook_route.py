@@ -133,11 +133,11 @@ async def test_real_route_malformed_http(route: Tuple[str, int], redis: aioredis
     host = f"Host: 127.0.0.1:{port}\r\n".encode()
     req = f"POST {path} HTTP/1.1\r\n".encode() + host
     sig = f"X-Hub-Signature-256: {sign(SECRET, body)}\r\n".encode()
-    # Rasa's Sanic 21.12 answers a non-numeric Content-Length with a 500 of its own, before any
-    # route runs (SECURITY.md, known limitations): nothing is stored, nothing else is affected.
+    # The channel's framing guard (connectors/http_framing.py) refuses a non-numeric Content-Length
+    # before Sanic 21.12 reads it (bare, it answers 500); a negative one, which would freeze the
+    # server, is tried in a subprocess: test_negative_content_length_does_not_freeze_rasas_sanic.
     status = await raw_request(port, req + b"Content-Length: abc\r\n" + sig, body)
-    assert status in (400, 500)
-    # A negative Content-Length freezes Sanic 21.12's event loop: see test_negative_content_length.
+    assert status == 400
     cases = [
         req + b"Content-Length: 99999999999\r\n" + sig,
         req + b"X-Hub-Signature-256: \xff\xfe\r\nContent-Length: 14\r\n",
@@ -153,47 +153,66 @@ async def test_real_route_malformed_http(route: Tuple[str, int], redis: aioredis
 
 PROBE = """
 import sys
-from sanic import Sanic, response
+from sanic import Blueprint, Sanic, response
 app = Sanic("probe")
-@app.post("/webhook")
+bp = Blueprint("probe")
+if sys.argv[2] == "guarded":
+    from connectors.http_framing import refuse_bad_content_length
+    refuse_bad_content_length(bp)  # what the WhatsApp channel does on Rasa's server
+@bp.post("/webhook")
 async def webhook(request):
     return response.text("ok")
 @app.get("/health")
 async def health(request):
     return response.text("alive")
+app.blueprint(bp)
 app.run(host="127.0.0.1", port=int(sys.argv[1]), access_log=False)
 """
 
+FREEZE = ("Sanic 21.12.2, pinned by Rasa 3.6, busy-loops on a negative Content-Length: one unauthenticated "
+          "request freezes the whole server (why connectors/http_framing.py exists; if this passes, Sanic "
+          "fixed it)")
 
-@pytest.mark.xfail(strict=True, reason="FINDING (not fixed): Sanic 21.12.2, pinned by Rasa 3.6, busy-loops on a "
-                   "negative Content-Length; one unauthenticated request freezes the whole Rasa server. Put a "
-                   "reverse proxy that rejects it (nginx, Caddy) in front of Rasa; see SECURITY.md")
-def test_negative_content_length_does_not_freeze_rasas_sanic() -> None:
+
+@pytest.mark.parametrize("guard", [
+    "guarded", pytest.param("bare", marks=pytest.mark.xfail(strict=True, reason=FREEZE))])
+def test_negative_content_length_does_not_freeze_rasas_sanic(guard: str) -> None:
     pytest.importorskip("rasa")
+    import os
     import subprocess
     import sys
     import time
 
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-c", PROBE, str(port)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-c", PROBE, str(port), guard], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONPATH": root})
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while True:
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                assert time.monotonic() < deadline, "probe server did not start"
+                assert proc.poll() is None and time.monotonic() < deadline, "probe server did not start"
                 time.sleep(0.1)
-        attack = socket.create_connection(("127.0.0.1", port), timeout=2)
-        attack.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n{\"a\":1}")
-        time.sleep(0.3)
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as probe:
-            probe.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
-            probe.settimeout(2)
-            assert b"alive" in probe.recv(500)  # times out: the event loop spins
-        attack.close()
+        attacks = [b"-5", b"+7", b"\xd9\xa7", b"7, 8", b"0x7"]
+        answers = []
+        for length in attacks:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as attack:
+                attack.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: " + length
+                               + b"\r\n\r\n{\"a\":1}")
+                attack.settimeout(2)
+                answers.append(attack.recv(100).split(b"\r\n", 1)[0])
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as probe:
+                probe.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+                probe.settimeout(2)
+                assert b"alive" in probe.recv(500)  # bare: times out, the event loop spins
+        assert answers == [b"HTTP/1.1 400 Bad Request"] * len(attacks)
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as good:
+            good.sendall(b"POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n\r\n{\"a\":1}")
+            good.settimeout(2)
+            assert good.recv(500).startswith(b"HTTP/1.1 200 OK")
     finally:
         proc.kill()
         proc.wait()

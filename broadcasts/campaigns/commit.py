@@ -1,0 +1,118 @@
+"""Kill-safe counters: record writes and the counts they add, as one group commit.
+
+A campaign counter is the sum of conditional record writes, each modifying its record only when
+it makes the change it counts (a repeat modifies nothing). Writing the records and then adding
+to the counter loses the count if the process dies in between: the repeat counts nothing. So
+both writers that count, the send outcome writer (campaigns.outcomes) and the delivery tracker
+(campaigns.tracker), count through a ``GroupCommit``:
+
+1. register on each campaign it counts for (``pending_flushes``: id, owner, kind, time;
+   ``CampaignStore.open_flush``);
+2. write the records in bulk writes grouped by (campaign, counter, timeline minute), each
+   ``modified_count`` being the increment; every counted op pushes ``{flush, counted}`` onto
+   its record's ``stamps`` (read back by ``RecipientStore.flush_counts``);
+3. per campaign, one update that adds the counts and pulls the registration, conditional on the
+   registration: it happens once, whoever makes it (``CampaignStore.close_flush``).
+
+``stamps`` is a list, never overwritten: one record can be counted by several commits (its
+acceptance by a send flush, ``delivered`` and ``read`` by one status roll-up, ``failed`` by
+another), each needing its own entries if its owner dies before step 3. One entry per counter a
+write added, so a status that moves a record across several funnel levels leaves one per level.
+The list is bounded: each counter is added to a record at most once per send attempt.
+
+A commit whose owner dies between 1 and 3 stays registered; ``recover_flushes`` (maintenance)
+counts its records by stamp and makes step 3, once the registration is older than the lease and
+the owner's heartbeat key (``keys.worker_alive``, ``heartbeat``) is gone. A commit that failed
+(store outage) is run again by its owner: done steps are skipped, and since a failed bulk write
+may have been applied in part, a retried commit takes its counts from the stamps.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Dict, List, Mapping, Set, Tuple
+
+from pymongo import UpdateOne
+
+from .. import keys
+from .recipients import RecipientStore, utcnow
+
+log = logging.getLogger(__name__)
+#: Registration kinds: a campaign completes only with no ``SEND`` commit open (its sent, failed
+#: and skipped counts are in); statuses keep arriving after completion, so ``STATUS`` ones do not hold it.
+SEND, STATUS = "send", "status"
+#: Seconds an owner's "alive" key lives without being refreshed (refreshed 4 times as often).
+HEARTBEAT_TTL = 20
+#: (campaign, counter, time whose timeline minute gets the count)
+Group = Tuple[str, str, datetime]
+
+
+@dataclass
+class GroupCommit:
+    """One commit's progress; remembers each step done so a retry neither re-counts nor re-adds."""
+    owner: str
+    kind: str = SEND
+    at: datetime = field(default_factory=utcnow)
+    attempts: int = 0
+    ids: Dict[str, str] = field(default_factory=dict)  # campaign -> this commit's id on it
+    opened: Set[str] = field(default_factory=set)
+    counted: Dict[Group, int] = field(default_factory=dict)  # group -> records its bulk write modified
+    closed: Set[str] = field(default_factory=set)
+
+    def flush_id(self, campaign_id: str) -> str:
+        """One id per campaign, so its records are found by the id alone (one index)."""
+        return self.ids.setdefault(campaign_id, uuid.uuid4().hex)
+
+    async def run(self, recipients: RecipientStore, campaigns: Any, groups: Mapping[Group, List[UpdateOne]]) -> int:
+        """Steps 1-3 for ``groups`` (ops built with ``flush_id``); returns the records counted."""
+        self.attempts += 1
+        for campaign_id in dict.fromkeys(group[0] for group in groups):
+            if campaign_id not in self.opened:
+                await campaigns.open_flush(campaign_id, self.flush_id(campaign_id), self.owner, self.at, self.kind)
+                self.opened.add(campaign_id)
+        for group, ops in groups.items():
+            if group not in self.counted:
+                self.counted[group] = await recipients.write(ops)
+        for campaign_id in sorted(self.opened - self.closed):
+            flush = self.flush_id(campaign_id)
+            if self.attempts > 1:  # a failed bulk write may have been applied in part: the stamps tell
+                counts = await _stamped(recipients, flush, self.at)
+            else:
+                counts = {(counter, at): n for (c, counter, at), n in self.counted.items() if c == campaign_id}
+            await campaigns.close_flush(campaign_id, flush, counts)
+            self.closed.add(campaign_id)
+        return sum(self.counted.values())
+
+
+async def _stamped(recipients: RecipientStore, flush: str, at: datetime) -> Dict[Tuple[str, datetime], int]:
+    return {(counter, at): n for counter, n in (await recipients.flush_counts(flush)).items()}
+
+
+async def recover_flushes(recipients: RecipientStore, campaigns: Any, lease_seconds: float) -> int:
+    """Finish the commits dead owners left open (step 3, counted from the stamps); returns how many.
+
+    Only a commit registered more than ``lease_seconds`` ago whose owner's heartbeat key is gone:
+    a live owner may still be writing its records, and closes its commit itself. Safe to repeat
+    and to run on every replica at once (closing is conditional on the registration). The counts
+    go to the timeline minute of the registration."""
+    closed = 0
+    for campaign_id, flush in await campaigns.pending_flushes(utcnow() - timedelta(seconds=lease_seconds)):
+        if await campaigns.redis.exists(keys.worker_alive(flush["owner"])):
+            continue
+        counts = await _stamped(recipients, flush["id"], flush["at"])
+        closed += await campaigns.close_flush(campaign_id, flush["id"], counts)
+    return closed
+
+
+async def heartbeat(redis: Any, owner: str, stop: asyncio.Event) -> None:
+    """Keep ``owner``'s alive key while it runs (until ``stop``), so maintenance leaves its open
+    commits (and a send worker's claims) alone. The caller deletes the key when it stops."""
+    while not stop.is_set():
+        try:
+            await redis.set(keys.worker_alive(owner), "1", ex=HEARTBEAT_TTL)
+        except Exception:  # noqa: BLE001 - Redis away: the key expires and the lease applies
+            log.warning("%s: heartbeat not written", owner)
+        await asyncio.sleep(HEARTBEAT_TTL / 4)
