@@ -123,7 +123,7 @@ class Consumer:
                 self._fanout = start_task(self._fanout_forever(), "fanout")
         elif not await self._router_lease.renew():
             log.warning("lost the fan-out lease")
-            self._fanout.cancel()
+            await stop_tasks([self._fanout])  # until it has ended: two fan-out readers would break order
             self._fanout = None
         await self.partitions.tick()
 

@@ -125,12 +125,17 @@ def looks_like_json_object(body: bytes) -> bool:
     return True
 
 
+#: Larger bodies are not decoded to be sorted (a status webhook is ~1 KB per status and Meta
+#: batches a few): they keep the message stream, where they are handled all the same.
+STATUS_SORT_MAX_BYTES = 64 * 1024
+
+
 def is_status_only(body: bytes) -> bool:
     """Whether the body is made solely of delivery statuses: every change is a ``messages`` field
     whose value holds a non-empty ``statuses`` list of objects and nothing else but
     ``messaging_product``/``metadata``. Anything else (a message, an echo, ``errors``, another
     field, an odd shape, invalid JSON) is not, and keeps its place in the message stream."""
-    if b'"statuses"' not in body:  # customer messages are never decoded here
+    if b'"statuses"' not in body or len(body) > STATUS_SORT_MAX_BYTES:  # never decoded: the message stream
         return False
     try:
         changes = [change for entry in json.loads(body)["entry"] for change in entry["changes"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Coroutine, Iterable, Optional
+from typing import Any, Coroutine, Iterable, Optional, Set
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,9 @@ def log_crash(task: "asyncio.Task[object]") -> None:
         log.warning("%s stopped: %r", task.get_name(), exc)
 
 
-async def stop_tasks(tasks: Iterable["asyncio.Task[object]"], timeout_s: float = 5.0) -> None:
-    """Cancel ``tasks`` and wait up to ``timeout_s`` for them to end.
+async def stop_tasks(tasks: Iterable[Optional["asyncio.Task[Any]"]], timeout_s: float = 5.0) -> Set["asyncio.Task[Any]"]:
+    """Cancel ``tasks`` (``None`` entries are skipped) and wait up to ``timeout_s`` for them to
+    end; returns (and logs) those still running then.
 
     A task still running after 0.1 s is cancelled again: CPython 3.11's ``asyncio.wait_for``
     (which redis-py awaits to send a command when a socket timeout is set) drops a cancellation
@@ -43,3 +44,6 @@ async def stop_tasks(tasks: Iterable["asyncio.Task[object]"], timeout_s: float =
         for task in running:
             task.cancel()
         _, running = await asyncio.wait(running, timeout=min(0.1, deadline - loop.time()))
+    for task in running:
+        log.warning("%s still running %.0f s after being cancelled", task.get_name(), timeout_s)
+    return running

@@ -90,7 +90,7 @@ class _ConsentAction(Action, metaclass=abc.ABCMeta):
         try:
             await record(clients.redis(), customer, self.opted_out, f"{customer}:{message_id(tracker)}")
         except Exception as exc:  # noqa: BLE001 - never claim a consent change that was not stored
-            log.warning("%s for %s not stored: %r", self.name(), customer, exc)
+            log.warning("%s not stored: %r", self.name(), exc)  # the bound trace id says whose
             dispatcher.utter_message(text=self.failed.format(email=clients.settings().support_email))
             return []
         dispatcher.utter_message(text=self.done)

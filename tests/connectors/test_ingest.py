@@ -123,6 +123,8 @@ NOT_STATUS_ONLY = {
     "no changes": b'{"entry":[{"id":"1","changes":[]}],"statuses":[]}',
     "entry not a list": b'{"entry":{"changes":[]},"statuses":1}',
     "invalid JSON that looks like an object": b'{"statuses": [}',
+    "statuses only, but too large to decode on the POST path": status_body(
+        *((f"wamid.OUT{i}", "delivered") for i in range(800))),
 }
 
 
