@@ -6,9 +6,9 @@ emit its own ``contact.opted_out``: the ledger takes both), campaign reply follo
 ``message.sent/delivered/read/failed`` -> delivery tracker (and 131050 -> opt-out);
 ``template.status_updated`` -> template library (PAUSED/DISABLED pause campaigns).
 An entry is acknowledged after its effects are written; a failing entry is retried three
-times, then parked in ``dead_events`` and acknowledged. The tracker's counts are group commits
-owned by this consumer (its name plus this run, kept alive by a heartbeat key): if it dies
-mid roll-up, maintenance adds them (campaigns.commit).
+times, then parked in ``dead_events`` and acknowledged. The tracker's and the replies' counts
+are group commits owned by this consumer (its name plus this run, kept alive by a heartbeat
+key): if it dies mid roll-up or mid reply, maintenance adds them (campaigns.commit).
 """
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ class EventConsumer:
             await ctx.contacts.touch_inbound(data["wa_id"], at or datetime.now(timezone.utc), data.get("name") or "")
             if is_stop(data):
                 await self._stop(data, at)
-            await ctx.followups.on_reply(data)
+            await ctx.followups.on_reply(data, self.owner)
         elif event.type in STATUS_TYPES:
             await ctx.tracker.on_status(event.type, data, self.owner)
             codes = [e.get("code") for e in data.get("errors") or []]

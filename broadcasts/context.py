@@ -1,6 +1,7 @@
 """The service's clients and stores, opened once at startup and closed at shutdown."""
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +63,7 @@ class Context:
         segments = SegmentStore(db, contacts)
         templates = TemplateLibrary(db, graph)
         service = CampaignService(campaigns, recipients, queue, Audience(contacts, segments, recipients.col, settings),
-                                  templates)
+                                  templates, owner=f"{settings.consumer_name}-service/{uuid.uuid4().hex[:8]}")
         templates.on_stop = service.pause_for_template
         if sender is None and build_sender and graph is not None:
             from connectors.ratelimit import RateLimits

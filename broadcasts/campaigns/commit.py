@@ -3,14 +3,18 @@
 A campaign counter is the sum of conditional record writes, each modifying its record only when
 it makes the change it counts (a repeat modifies nothing). Writing the records and then adding
 to the counter loses the count if the process dies in between: the repeat counts nothing. So
-both writers that count, the send outcome writer (campaigns.outcomes) and the delivery tracker
-(campaigns.tracker), count through a ``GroupCommit``:
+every writer that counts counts through a ``GroupCommit``: the send outcome writer
+(campaigns.outcomes), the delivery tracker (campaigns.tracker), replies and reminders
+(campaigns.followups) and ``CampaignService.retry_failed``:
 
 1. register on each campaign it counts for (``pending_flushes``: id, owner, kind, time;
    ``CampaignStore.open_flush``);
 2. write the records in bulk writes grouped by (campaign, counter, timeline minute), each
    ``modified_count`` being the increment; every counted op pushes ``{flush, counted}`` onto
-   its record's ``stamps`` (read back by ``RecipientStore.flush_counts``);
+   its record's ``stamps`` (read back by ``RecipientStore.flush_counts``). A group's counter is
+   a name (one per record) or a ``Delta``: several counters, each with its own per-record step
+   (a retried failure: ``retried`` +1, ``failed`` -1, each funnel level it had reached -1),
+   stamped ``{flush, counted, n}``;
 3. per campaign, one update that adds the counts and pulls the registration, conditional on the
    registration: it happens once, whoever makes it (``CampaignStore.close_flush``).
 
@@ -25,29 +29,44 @@ counts its records by stamp and makes step 3, once the registration is older tha
 the owner's heartbeat key (``keys.worker_alive``, ``heartbeat``) is gone. A commit that failed
 (store outage) is run again by its owner: done steps are skipped, and since a failed bulk write
 may have been applied in part, a retried commit takes its counts from the stamps.
+
+Owners. A long-running loop with a heartbeat (a send worker, the event consumer: the tracker and
+replies) owns its commits for as long as it lives, so it must finish an interrupted one itself
+(``Committer.settle``, before its next commit). A commit of a short-lived caller (an API request:
+``retry_failed``) or of a periodic job (the scheduler's reminders) has an owner name no heartbeat
+keeps: nobody would retry it while the process lives, so maintenance finishes it once it is older
+than the lease. Those commits write one record (a reminder) or one batch of point writes (a
+retry) between registering and closing, well within the lease (BROADCASTS_SEND_LEASE_S).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Dict, List, Mapping, Set, Tuple
+from typing import Any, Dict, List, Mapping, Set, Tuple, Union
 
 from pymongo import UpdateOne
 
 from .. import keys
-from .recipients import RecipientStore, utcnow
+from .recipients import Delta, RecipientStore, utcnow
 
 log = logging.getLogger(__name__)
 #: Registration kinds: a campaign completes only with no ``SEND`` commit open (its sent, failed
-#: and skipped counts are in); statuses keep arriving after completion, so ``STATUS`` ones do not hold it.
+#: and skipped counts are in); statuses, replies and reminders keep arriving after completion, so
+#: ``STATUS`` ones (status roll-ups, replies, reminders) do not hold it.
 SEND, STATUS = "send", "status"
 #: Seconds an owner's "alive" key lives without being refreshed (refreshed 4 times as often).
 HEARTBEAT_TTL = 20
-#: (campaign, counter, time whose timeline minute gets the count)
-Group = Tuple[str, str, datetime]
+#: (campaign, counter or delta, time whose timeline minute gets the count)
+Group = Tuple[str, Union[str, Delta], datetime]
+
+
+def steps(counted: Union[str, Delta]) -> Delta:
+    """The (counter, n) pairs one counted record adds: a counter name adds 1 to it."""
+    return ((counted, 1),) if isinstance(counted, str) else counted
 
 
 @dataclass
@@ -81,10 +100,41 @@ class GroupCommit:
             if self.attempts > 1:  # a failed bulk write may have been applied in part: the stamps tell
                 counts = await _stamped(recipients, flush, self.at)
             else:
-                counts = {(counter, at): n for (c, counter, at), n in self.counted.items() if c == campaign_id}
+                counts: Dict[Tuple[str, datetime], int] = defaultdict(int)
+                for (c, counted, at), n in self.counted.items():
+                    if c == campaign_id:
+                        for counter, step in steps(counted):
+                            counts[(counter, at)] += n * step
             await campaigns.close_flush(campaign_id, flush, counts)
             self.closed.add(campaign_id)
         return sum(self.counted.values())
+
+
+class Committer:
+    """Runs the group commits of owners with a heartbeat (one process's event consumer: status
+    roll-ups and replies). A commit a store error interrupted after it registered is kept: only
+    its owner may finish it while alive, and does so before its next commit (``settle``)."""
+
+    def __init__(self, recipients: RecipientStore, campaigns: Any) -> None:
+        self.recipients, self.campaigns = recipients, campaigns
+        self._interrupted: List[Tuple[GroupCommit, Mapping[Group, List[UpdateOne]]]] = []
+
+    async def settle(self) -> None:
+        """Finish the commits a store error interrupted (each from its stamps), oldest first."""
+        while self._interrupted:
+            commit, groups = self._interrupted[0]
+            await commit.run(self.recipients, self.campaigns, groups)
+            self._interrupted.pop(0)
+
+    async def run(self, commit: GroupCommit, groups: Mapping[Group, List[UpdateOne]]) -> int:
+        """``settle``, then write ``groups`` and add their counts as ``commit``; returns the records counted."""
+        await self.settle()
+        try:
+            return await commit.run(self.recipients, self.campaigns, groups)
+        except Exception:
+            if commit.opened:  # registered under a live owner: nobody else will close it
+                self._interrupted.append((commit, groups))
+            raise
 
 
 async def _stamped(recipients: RecipientStore, flush: str, at: datetime) -> Dict[Tuple[str, datetime], int]:

@@ -2,7 +2,10 @@
 
 Attribution: a ``message.received`` whose ``context_id`` is a campaign wamid belongs to that
 campaign; otherwise the latest campaign message sent to the contact within the campaign's
-attribution window (default 72 h). The first reply marks the record replied (counted once).
+attribution window (default 72 h). The first reply marks the record replied, counted once by a
+group commit (campaigns.commit, kind ``status``) of the event consumer that handles it: killed
+between the record write and the count, the reply comes again and modifies nothing, and
+maintenance adds the count from the record's stamp.
 
 Campaign ``followups``:
     {"rules": [{"match": "Interested", "action": "template", "template_id": "...", "variables": {...}},
@@ -13,11 +16,15 @@ Campaign ``followups``:
 text; ``*`` matches any reply. Each rule fires at most once per recipient. Actions:
 ``template`` sends a follow-up template (skipped while a human owns the chat), ``handoff``
 emits ``handoff.requested``, ``bot`` emits ``campaign.replied`` for the bot (intent + context).
-The reminder goes once, after ``after_hours``, to recipients who have not replied.
+The reminder goes once, after ``after_hours``, to recipients who have not replied: claimed on
+its record before it is sent (at-most-once), its outcome written after, and that write counted
+``reminded`` by a group commit of its own, whose owner no heartbeat keeps (a scheduler job: left
+open, it is maintenance's after the lease; campaigns.commit, Owners).
 """
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -26,6 +33,7 @@ from connectors.events import Event
 from connectors.ownership import Ownership
 
 from ..templates import build_payload, ensure_sendable, resolve
+from .commit import STATUS, GroupCommit
 from .recipients import RecipientStore
 from .state import RecipientState as R
 
@@ -48,6 +56,10 @@ class FollowUps:
     def __init__(self, ctx: Any, purpose: Any = "campaign") -> None:
         self.ctx, self.purpose = ctx, purpose
         self.recipients: RecipientStore = ctx.recipients
+        #: Replies are counted with the event consumer's commits (``settle`` finishes them).
+        self.commits = ctx.tracker.commits
+        #: Owner of the reminders' commits: no heartbeat keeps it (campaigns.commit, Owners).
+        self.reminder_owner = f"{ctx.settings.consumer_name}-reminders/{uuid.uuid4().hex[:8]}"
 
     async def attribute(self, data: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
         if data.get("context_id"):
@@ -64,17 +76,16 @@ class FollowUps:
         sent_at = record["sent_at"] if record["sent_at"].tzinfo else record["sent_at"].replace(tzinfo=timezone.utc)
         return record if sent_at >= datetime.now(timezone.utc) - timedelta(hours=window) else None
 
-    async def on_reply(self, data: Mapping[str, Any]) -> Optional[str]:
-        """Tie a ``message.received`` to its campaign and run its follow-up rules; returns the record id."""
+    async def on_reply(self, data: Mapping[str, Any], owner: str = "") -> Optional[str]:
+        """Tie a ``message.received`` to its campaign and run its follow-up rules; returns the record id.
+        ``owner``: the event consumer's name, whose heartbeat keeps the reply's count its own."""
         record = await self.attribute(data)
         if record is None:
             return None
-        now = datetime.now(timezone.utc)
         reply = {k: data.get(k) for k in ("text", "payload", "title", "wamid")}
-        first = await self.recipients.col.update_one({"_id": record["_id"], "replied_at": {"$exists": False}},
-                                                     {"$set": {"replied_at": now, "reply": reply}})
-        if first.modified_count:
-            await self.ctx.campaigns.inc(record["campaign_id"], {"stats.replied": 1}, now)
+        commit, cid = GroupCommit(owner, STATUS), record["campaign_id"]
+        op = RecipientStore.reply_op(record["_id"], reply, commit.at, commit.flush_id(cid))
+        await self.commits.run(commit, {(cid, "replied", commit.at): [op]})
         campaign = await self.ctx.campaigns.get(record["campaign_id"])
         rules = (campaign.get("followups") or {}).get("rules") or []
         for index in matching_rules(rules, data):
@@ -136,11 +147,9 @@ class FollowUps:
                 state = {"state": "sent", "wamid": wamid} if wamid else {"state": "skipped"}
             except Exception as exc:  # noqa: BLE001 - recorded on the record, never retried (at-most-once)
                 state = {"state": "failed", "error": str(exc)[:300]}
-            await self.recipients.col.update_one({"_id": record["_id"]}, {"$set": {"reminder": {
-                **state, "at": datetime.now(timezone.utc)}}})
-            count += 1
-        if count:
-            await self.ctx.campaigns.inc(campaign["_id"], {"stats.reminded": count})
+            commit, cid = GroupCommit(self.reminder_owner, STATUS), campaign["_id"]
+            op = RecipientStore.remind_op(record["_id"], state, commit.at, commit.flush_id(cid))
+            count += await commit.run(self.recipients, self.ctx.campaigns, {(cid, "reminded", commit.at): [op]})
         return count
 
     async def _emit(self, kind: str, event_id: str, data: Dict[str, Any]) -> None:

@@ -3,7 +3,8 @@
 Id ``campaign:{campaign_id}:{wa_id}``, so a snapshot repeated by a restart or a second
 scheduler upserts the same documents. Every state change is a conditional update (see
 campaigns.state), so it happens once whatever the concurrency. A counted write (a send outcome,
-a funnel level reached, an asynchronous failure) also pushes ``{flush, counted}`` onto the
+a funnel level reached, an asynchronous failure, the first reply, a reminder's outcome, a retry)
+also pushes ``{flush, counted}`` (``n`` too, unless 1) onto the
 record's ``stamps``: the group commit that counts it and the counter, so a commit's counts can
 be rebuilt from the records (campaigns.commit).
 """
@@ -12,11 +13,14 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterable, Dict, List, Mapping, Optional, Tuple
+from typing import Any, AsyncIterable, Dict, List, Mapping, Optional, Tuple, Union
 
 from pymongo import ASCENDING, DESCENDING, UpdateOne
 
 from .state import FAIL_BELOW, RANK, RecipientState as R
+
+#: What each record a counted write modifies adds: (counter, n) pairs (campaigns.commit).
+Delta = Tuple[Tuple[str, int], ...]
 
 
 def record_id(campaign_id: str, wa_id: str) -> str:
@@ -119,11 +123,35 @@ class RecipientStore:
             sets["wamid"] = wamid
         return UpdateOne(RecipientStore.progress_filter(rid, FAIL_BELOW), {"$set": sets, **_stamp(flush, state.value)})
 
+    @staticmethod
+    def reply_op(rid: str, reply: Mapping[str, Any], at: datetime, flush: str = "") -> UpdateOne:
+        """The first reply to the campaign message: modifies (and so counts ``replied``) once."""
+        return UpdateOne({"_id": rid, "replied_at": {"$exists": False}},
+                         {"$set": {"replied_at": at, "reply": dict(reply)}, **_stamp(flush, "replied")})
+
+    @staticmethod
+    def remind_op(rid: str, outcome: Mapping[str, Any], at: datetime, flush: str = "") -> UpdateOne:
+        """A claimed reminder's outcome (sent, skipped or failed): modifies (and so counts
+        ``reminded``) once, only the record's claim ``{"state": "sending"}``."""
+        return UpdateOne({"_id": rid, "reminder.state": "sending"},
+                         {"$set": {"reminder": {**outcome, "at": at}}, **_stamp(flush, "reminded")})
+
+    @staticmethod
+    def retry_op(rid: str, delta: Delta, at: datetime, flush: str = "") -> UpdateOne:
+        """A transient failure sent again: failed -> pending, its funnel (``reached``) started over.
+        Modifies only a record still failed; ``delta`` is what that changes in the counters."""
+        return UpdateOne({"_id": rid, "state": R.FAILED.value, "transient": True},
+                         {"$set": {"state": R.PENDING.value, "rank": 0, "reached": [], "retried_at": at},
+                          "$unset": {"error": "", "transient": "", "wamid": ""}, "$inc": {"retries": 1},
+                          **_stamp(flush, delta)})
+
     async def flush_counts(self, flush: str) -> Dict[str, int]:
         """What group commit ``flush`` added to records, per counter (one indexed query)."""
         counts: Counter = Counter()
         async for doc in self.col.find({"stamps.flush": flush}, {"stamps": 1}):
-            counts.update(stamp["counted"] for stamp in doc["stamps"] if stamp["flush"] == flush)
+            for stamp in doc["stamps"]:
+                if stamp["flush"] == flush:
+                    counts[stamp["counted"]] += stamp.get("n", 1)
         return dict(counts)
 
     @staticmethod
@@ -180,7 +208,13 @@ class RecipientStore:
                 async for d in self.col.aggregate(pipeline)]
 
 
-def _stamp(flush: str, counter: str) -> Dict[str, Any]:
+def _stamp(flush: str, counted: Union[str, Delta]) -> Dict[str, Any]:
     """The update part naming the group commit that counts a record's change, and in which counter
-    (pushed, never overwriting an earlier commit's stamp that its recovery may still need)."""
-    return {"$push": {"stamps": {"flush": flush, "counted": counter}}} if flush else {}
+    (pushed, never overwriting an earlier commit's stamp that its recovery may still need); a
+    ``Delta`` pushes one stamp per counter, with its step ``n`` unless 1."""
+    if not flush:
+        return {}
+    if isinstance(counted, str):
+        return {"$push": {"stamps": {"flush": flush, "counted": counted}}}
+    return {"$push": {"stamps": {"$each": [{"flush": flush, "counted": counter, **({"n": n} if n != 1 else {})}
+                                           for counter, n in counted]}}}

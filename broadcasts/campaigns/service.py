@@ -7,14 +7,17 @@ repaired by ``recover_snapshots`` (the scheduler's maintenance runs it).
 from __future__ import annotations
 
 import logging
-from collections import Counter
+import uuid
+from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Mapping, Optional
+
+from pymongo import UpdateOne
 
 from .. import keys
 from ..errors import IllegalTransition
 from ..templates import ensure_sendable
-from .commit import STATUS, recover_flushes
+from .commit import STATUS, Group, GroupCommit, recover_flushes
 from .planner import Audience, Plan
 from .recipients import RecipientStore
 from .state import CampaignState, RecipientState as R
@@ -28,9 +31,12 @@ LIVE_WORKER_LEASES = 20
 
 class CampaignService:
     def __init__(self, store: CampaignStore, recipients: RecipientStore, queue: Any, audience: Audience,
-                 templates: Any) -> None:
+                 templates: Any, owner: str = "") -> None:
+        """``owner``: the name this process's ``retry_failed`` commits are registered under (no
+        heartbeat keeps it: an API request cannot finish a commit it left open)."""
         self.store, self.recipients, self.queue = store, recipients, queue
         self.audience, self.templates = audience, templates
+        self.owner = owner or f"service/{uuid.uuid4().hex[:8]}"
 
     async def create(self, spec: Mapping[str, Any]) -> Dict[str, Any]:
         await self.templates.get(spec.get("template_id", ""))
@@ -82,25 +88,26 @@ class CampaignService:
         return await self.store.transition(campaign_id, "cancel")
 
     async def retry_failed(self, campaign_id: str) -> int:
-        """Re-send transient failures only (rate limits, outages, 131049); returns how many."""
+        """Re-send transient failures only (rate limits, outages, 131049); returns how many.
+
+        The records go back to pending as one group commit (campaigns.commit, kind ``send``: it
+        holds completion) of ``owner``, which no heartbeat keeps: a caller killed or interrupted
+        after registering leaves it to maintenance, which counts it from the stamps after the lease."""
         campaign = await self.store.get(campaign_id)
         if campaign["state"] == CampaignState.COMPLETED.value:
             campaign = await self.store.transition(campaign_id, "retry")
         elif campaign["state"] not in ("running", "paused"):
             raise IllegalTransition(f"cannot retry a {campaign['state']} campaign")
         query = {"campaign_id": campaign_id, "state": R.FAILED.value, "transient": True}
-        count, uncounted = 0, Counter()
+        commit = GroupCommit(self.owner)
+        groups: Dict[Group, List[UpdateOne]] = defaultdict(list)
         async for doc in self.recipients.col.find(query, {"_id": 1, "reached": 1}):
-            result = await self.recipients.col.update_one(  # a new attempt: its funnel starts again
-                {"_id": doc["_id"], "state": R.FAILED.value},
-                {"$set": {"state": R.PENDING.value, "rank": 0, "reached": [], "retried_at": datetime.now(timezone.utc)},
-                 "$unset": {"error": "", "transient": "", "wamid": ""}})
-            if result.modified_count:
-                count += 1
-                uncounted.update(doc.get("reached") or [])
+            # a new attempt: its funnel starts again, so the levels it had reached come off the counters
+            delta = (("retried", 1), (R.FAILED.value, -1), *((level, -1) for level in sorted(doc.get("reached") or [])))
+            groups[(campaign_id, delta, commit.at)].append(
+                RecipientStore.retry_op(doc["_id"], delta, commit.at, commit.flush_id(campaign_id)))
+        count = await commit.run(self.recipients, self.store, groups) if groups else 0
         if count:
-            await self.store.inc(campaign_id, {"stats.failed": -count, "stats.retried": count,
-                                               **{f"stats.{level}": -n for level, n in uncounted.items()}})
             await self.enqueue_pending(campaign_id, campaign.get("priority", "normal"))
         return count
 

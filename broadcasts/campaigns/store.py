@@ -2,9 +2,10 @@
 
 Document: ``{_id, name, template_id, variables, segment: {filter}|{segment_id}, category,
 rate, priority, schedule: {at|cron, timezone, window: {start, end}}, followups, state,
-history: [...], stats: {sent, delivered, read, failed, skipped, replied}, timeline: {...},
-pending_flushes: [{id, owner, kind, at}]}``: the group commits (send outcomes, status roll-ups)
-that may have written records without adding their counts yet (campaigns.commit).
+history: [...], stats: {sent, delivered, read, failed, skipped, replied, reminded, retried},
+timeline: {...}, pending_flushes: [{id, owner, kind, at}]}``: the group commits (send outcomes,
+status roll-ups, replies, reminders, retries) that may have written records without adding their
+counts yet (campaigns.commit). Counters change only by ``close_flush``.
 """
 from __future__ import annotations
 
@@ -105,13 +106,6 @@ class CampaignStore:
             value = (await self.get(campaign_id))["state"]
             await self.redis.set(keys.campaign_control(campaign_id), value)
         return value.decode() if isinstance(value, bytes) else value
-
-    async def inc(self, campaign_id: str, increments: Mapping[str, int], at: Optional[datetime] = None) -> None:
-        """Add to ``stats.*`` counters and to the per-minute timeline (not kill-safe: campaigns.commit)."""
-        when = at or utcnow()
-        update = _increments({(name.removeprefix("stats."), when): n for name, n in increments.items()})
-        if update:
-            await self.col.update_one({"_id": campaign_id}, {"$inc": update})
 
     async def open_flush(self, campaign_id: str, flush: str, owner: str, at: datetime, kind: str = "send") -> None:
         """Register group commit ``flush`` of ``owner`` before it writes records (idempotent)."""

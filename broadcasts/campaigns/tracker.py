@@ -18,7 +18,7 @@ from pymongo import UpdateOne
 
 from connectors import events
 
-from .commit import STATUS as ROLL_UP, Group, GroupCommit
+from .commit import STATUS as ROLL_UP, Committer, Group, GroupCommit
 from .recipients import RecipientStore, parse_id
 from .state import FUNNEL, RANK, RecipientState as R, funnel_levels
 from .store import CampaignStore
@@ -37,9 +37,9 @@ def _at(data: Mapping[str, Any]) -> datetime:
 class Tracker:
     def __init__(self, campaigns: CampaignStore, recipients: RecipientStore, contacts: Any = None) -> None:
         self.campaigns, self.recipients, self.contacts = campaigns, recipients, contacts
-        #: Roll-ups a store error interrupted after they registered: only their owner (this
-        #: process, while alive) may finish them, before its next roll-up (``settle``).
-        self._interrupted: List[Tuple[GroupCommit, Dict[Group, List[UpdateOne]]]] = []
+        #: Runs this process's event consumer's commits (roll-ups here, replies in
+        #: campaigns.followups): one interrupted is finished before the next (``settle``).
+        self.commits = Committer(recipients, campaigns)
 
     async def _record_id(self, data: Mapping[str, Any]) -> Optional[str]:
         callback = data.get("biz_opaque_callback_data") or ""
@@ -68,7 +68,7 @@ class Tracker:
             commit, at = GroupCommit(owner, ROLL_UP), _at(data)
             op = RecipientStore.fail_op(rid, error, code in TRANSIENT_ASYNC, R.FAILED, at, commit.flush_id(campaign_id),
                                         data.get("wamid") or "")
-            if not await self._count(commit, {(campaign_id, R.FAILED.value, at): [op]}):
+            if not await self.commits.run(commit, {(campaign_id, R.FAILED.value, at): [op]}):
                 return False
             if code == 131026 and self.contacts is not None:
                 await self.contacts.mark_unreachable(wa_id, code)
@@ -99,25 +99,12 @@ class Tracker:
                 reaches[(campaign_id, level, minute)].append(
                     RecipientStore.reach_op(rid, level, commit.flush_id(campaign_id)))
         changed = await self.recipients.write(moves)
-        await self._count(commit, reaches)
+        await self.commits.run(commit, reaches)
         return changed
 
     async def settle(self) -> None:
-        """Finish the roll-ups a store error interrupted (each from its stamps), oldest first."""
-        while self._interrupted:
-            commit, groups = self._interrupted[0]
-            await commit.run(self.recipients, self.campaigns, groups)
-            self._interrupted.pop(0)
-
-    async def _count(self, commit: GroupCommit, groups: Dict[Group, List[UpdateOne]]) -> int:
-        """Write ``groups`` and add their counts as ``commit``; returns the records counted."""
-        await self.settle()
-        try:
-            return await commit.run(self.recipients, self.campaigns, groups)
-        except Exception:
-            if commit.opened:  # registered under a live owner: nobody else will close it
-                self._interrupted.append((commit, groups))
-            raise
+        """Finish the roll-ups and replies a store error interrupted (each from its stamps), oldest first."""
+        await self.commits.settle()
 
     async def flag_stuck(self, minutes: float) -> int:
         """Mark records still only ``accepted``/``sent`` long after sending (probably dropped by Meta)."""
