@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Tuple
@@ -28,6 +29,8 @@ from .campaigns.commit import heartbeat
 from .consent import Action, Source
 
 log = logging.getLogger(__name__)
+#: A store outage makes every read fail to finish the interrupted roll-ups: one warning per this.
+SETTLE_WARNING_EVERY_S = 30.0
 STOP_WORDS = {"stop", "unsubscribe", "stop promotions", "opt out", "optout", "cancel subscription"}
 STATUS_TYPES = {events.MESSAGE_SENT, events.MESSAGE_DELIVERED, events.MESSAGE_READ, events.MESSAGE_FAILED}
 #: Every type ``handle`` acts on; the others (e.g. ``message.outbound``, one per send) are only acknowledged.
@@ -50,9 +53,14 @@ def is_stop(data: Dict[str, Any]) -> bool:
 class EventConsumer:
     def __init__(self, ctx: Any, name: str) -> None:
         self.ctx, self.name = ctx, name
-        #: Owner of the tracker's roll-ups: a consumer restarted under the same name must not keep
-        #: its dead predecessor's open roll-ups alive.
-        self.owner = f"{name}-events/{uuid.uuid4().hex[:8]}"
+        #: Owner of this run's group commits (status roll-ups, replies), set by each ``run``: a run
+        #: restarted (by the supervisor, or a new process under the same name) must neither keep a
+        #: stopped run's open commits alive nor finish them after maintenance did.
+        self.owner = self._new_owner()
+        self._settle_warned_at = float("-inf")
+
+    def _new_owner(self) -> str:
+        return f"{self.name}-events/{uuid.uuid4().hex[:8]}"
 
     async def ensure_group(self) -> None:
         try:
@@ -63,6 +71,7 @@ class EventConsumer:
 
     async def run(self, stop: asyncio.Event) -> None:
         await self.ensure_group()
+        self.owner = self._new_owner()
         alive = asyncio.create_task(heartbeat(self.ctx.redis, self.owner, stop))
         cursor = "0"  # first our own unacknowledged entries (after a crash), then new ones
         try:
@@ -76,6 +85,7 @@ class EventConsumer:
                     continue
                 await self.process(items)
         finally:
+            self.ctx.tracker.abandon()  # before the key goes: maintenance finishes them from here on
             alive.cancel()
             await asyncio.gather(alive, return_exceptions=True)
             await self.ctx.redis.delete(keys.worker_alive(self.owner))
@@ -88,8 +98,11 @@ class EventConsumer:
         a store error interrupted is finished first (``Tracker.settle``), even with no entries."""
         try:
             await self.ctx.tracker.settle()
-        except Exception:  # noqa: BLE001 - the store still away: tried again with the next entries
-            log.warning("finishing an interrupted status roll-up failed; retrying later")
+        except Exception as exc:  # noqa: BLE001 - the store still away: tried again with the next entries
+            now = time.monotonic()
+            if now - self._settle_warned_at >= SETTLE_WARNING_EVERY_S:  # reads come every 200 ms
+                self._settle_warned_at = now
+                log.warning("finishing an interrupted status roll-up failed (%r); retrying with each read", exc)
         run: List[Tuple[str, Event]] = []
         for entry_id, fields in items:
             event = _parsed(fields)

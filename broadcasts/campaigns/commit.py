@@ -88,12 +88,18 @@ class GroupCommit:
     async def run(self, recipients: RecipientStore, campaigns: Any, groups: Mapping[Group, List[UpdateOne]]) -> int:
         """Steps 1-3 for ``groups`` (ops built with ``flush_id``); returns the records counted."""
         self.attempts += 1
+        if self.attempts > 1:  # recovery may have closed it meanwhile (its owner's heartbeat lapsed)
+            for campaign_id in sorted(self.opened - self.closed):
+                if not await campaigns.flush_open(campaign_id, self.flush_id(campaign_id)):
+                    # What it wrote is counted; records written under it now would never be.
+                    # The entries behind them are not acknowledged: they come again, in a new commit.
+                    self.closed.add(campaign_id)
         for campaign_id in dict.fromkeys(group[0] for group in groups):
             if campaign_id not in self.opened:
                 await campaigns.open_flush(campaign_id, self.flush_id(campaign_id), self.owner, self.at, self.kind)
                 self.opened.add(campaign_id)
         for group, ops in groups.items():
-            if group not in self.counted:
+            if group not in self.counted and group[0] not in self.closed:
                 self.counted[group] = await recipients.write(ops)
         for campaign_id in sorted(self.opened - self.closed):
             flush = self.flush_id(campaign_id)
@@ -118,6 +124,11 @@ class Committer:
     def __init__(self, recipients: RecipientStore, campaigns: Any) -> None:
         self.recipients, self.campaigns = recipients, campaigns
         self._interrupted: List[Tuple[GroupCommit, Mapping[Group, List[UpdateOne]]]] = []
+
+    def abandon(self) -> None:
+        """Forget the interrupted commits: their owner stops (and deletes its heartbeat key), so
+        maintenance finishes them from their stamps after the lease."""
+        self._interrupted.clear()
 
     async def settle(self) -> None:
         """Finish the commits a store error interrupted (each from its stamps), oldest first."""

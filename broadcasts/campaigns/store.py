@@ -123,6 +123,10 @@ class CampaignStore:
         result = await self.col.update_one({"_id": campaign_id, "pending_flushes.id": flush}, update)
         return result.modified_count == 1
 
+    async def flush_open(self, campaign_id: str, flush: str) -> bool:
+        """Whether ``flush`` is still registered on the campaign (nobody closed it yet)."""
+        return await self.col.count_documents({"_id": campaign_id, "pending_flushes.id": flush}, limit=1) == 1
+
     async def pending_flushes(self, before: datetime) -> List[Tuple[str, Dict[str, Any]]]:
         """(campaign id, registration) of every flush registered before ``before`` and still open."""
         cursor = self.col.find({"pending_flushes.at": {"$lt": before}}, {"pending_flushes": 1})

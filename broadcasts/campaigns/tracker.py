@@ -68,11 +68,9 @@ class Tracker:
             commit, at = GroupCommit(owner, ROLL_UP), _at(data)
             op = RecipientStore.fail_op(rid, error, code in TRANSIENT_ASYNC, R.FAILED, at, commit.flush_id(campaign_id),
                                         data.get("wamid") or "")
-            if not await self.commits.run(commit, {(campaign_id, R.FAILED.value, at): [op]}):
-                return False
-            if code == 131026 and self.contacts is not None:
-                await self.contacts.mark_unreachable(wa_id, code)
-            return True
+            if code == 131026 and self.contacts is not None:  # first, and every time (idempotent): a
+                await self.contacts.mark_unreachable(wa_id, code)  # re-delivered failure counts nothing
+            return await self.commits.run(commit, {(campaign_id, R.FAILED.value, at): [op]}) > 0
         return False
 
     @staticmethod
@@ -101,6 +99,10 @@ class Tracker:
         changed = await self.recipients.write(moves)
         await self.commits.run(commit, reaches)
         return changed
+
+    def abandon(self) -> None:
+        """The owner stops: its interrupted commits are left to maintenance (``Committer.abandon``)."""
+        self.commits.abandon()
 
     async def settle(self) -> None:
         """Finish the roll-ups and replies a store error interrupted (each from its stamps), oldest first."""

@@ -309,3 +309,35 @@ async def test_an_interrupted_roll_up_is_finished_by_its_live_owner(ctx, monkeyp
     recount = await ctx.tracker.recount(cid)
     assert await _roll_up_counters(ctx, cid) == {k: recount[k] for k in FUNNEL_COUNTERS}
     assert recount["read"] == 2 and recount["delivered"] == 3
+
+
+async def test_a_roll_up_closed_by_maintenance_is_not_written_to_by_its_owners_retry(ctx, monkeypatch):
+    """The owner's heartbeat lapsed (Redis away > 20 s) while a store error held its roll-up
+    open: maintenance closed it from its stamps. The owner's retry must write nothing more under
+    it (those records would never be counted); the statuses come again in a new roll-up, and every
+    level is counted once."""
+    cid, rids = await _campaign(ctx, 3, "w/0004")
+    batch = _status_batch(rids + rids[:3])[:6]  # rids 0-2 only
+    write, calls = ctx.recipients.write, []
+
+    async def breaks_half_way(ops: list) -> int:
+        calls.append(ops)
+        if len(calls) == 2:  # the first reach bulk write: its first op lands
+            await write(ops[:1])
+            raise ConnectionError("connection reset")
+        return await write(ops)
+    monkeypatch.setattr(ctx.recipients, "write", breaks_half_way)
+    owner = "test-events/lapsed0004"  # no heartbeat key: it lapsed
+    with pytest.raises(ConnectionError):
+        await ctx.tracker.on_statuses(batch, owner)
+    assert await recover_flushes(ctx.recipients, ctx.campaigns, 0.0) == 1  # counted what it wrote
+    written = await ctx.recipients.col.count_documents({"campaign_id": cid, "stamps": {"$exists": True}})
+
+    await ctx.tracker.settle()  # the owner's retry of the interrupted roll-up
+
+    assert await ctx.recipients.col.count_documents({"campaign_id": cid, "stamps": {"$exists": True}}) == written
+    await ctx.tracker.on_statuses(batch, owner)  # the unacknowledged statuses, again
+    assert await _open_flushes(ctx, cid) == []
+    recount = await ctx.tracker.recount(cid)
+    assert await _roll_up_counters(ctx, cid) == {k: recount[k] for k in FUNNEL_COUNTERS}
+    assert recount["read"] == 2 and recount["delivered"] == 3
