@@ -283,20 +283,25 @@ async def test_sigkill_at_any_step_of_a_status_roll_up_loses_no_count_and_counts
     assert await _roll_up_counters(ctx, cid) == expected
 
 
+def _break_the_first_reach_write_half_way(ctx: Any, monkeypatch: Any) -> None:
+    """A store error in a roll-up after it registered: its first reach bulk write lands one op, then fails."""
+    write, calls = ctx.recipients.write, []
+
+    async def breaks_half_way(ops: list) -> int:
+        calls.append(ops)
+        if len(calls) == 2:
+            await write(ops[:1])
+            raise ConnectionError("connection reset")
+        return await write(ops)
+    monkeypatch.setattr(ctx.recipients, "write", breaks_half_way)
+
+
 async def test_an_interrupted_roll_up_is_finished_by_its_live_owner(ctx, monkeypatch):
     """A store error after the roll-up registered: maintenance leaves it (the consumer is alive);
     the consumer finishes it from the stamps before its next roll-up, counting each level once."""
     cid, rids = await _campaign(ctx, 3, "w/0003")
     batch = _status_batch(rids + rids[:3])[:6]  # rids 0-2 only
-    write, calls = ctx.recipients.write, []
-
-    async def breaks_half_way(ops: list) -> int:
-        calls.append(ops)
-        if len(calls) == 2:  # the first reach bulk write: its first op lands
-            await write(ops[:1])
-            raise ConnectionError("connection reset")
-        return await write(ops)
-    monkeypatch.setattr(ctx.recipients, "write", breaks_half_way)
+    _break_the_first_reach_write_half_way(ctx, monkeypatch)
     owner = "test-events/live0003"
     await ctx.redis.set(bc_keys.worker_alive(owner), "1", ex=60)
     with pytest.raises(ConnectionError):
@@ -318,15 +323,7 @@ async def test_a_roll_up_closed_by_maintenance_is_not_written_to_by_its_owners_r
     level is counted once."""
     cid, rids = await _campaign(ctx, 3, "w/0004")
     batch = _status_batch(rids + rids[:3])[:6]  # rids 0-2 only
-    write, calls = ctx.recipients.write, []
-
-    async def breaks_half_way(ops: list) -> int:
-        calls.append(ops)
-        if len(calls) == 2:  # the first reach bulk write: its first op lands
-            await write(ops[:1])
-            raise ConnectionError("connection reset")
-        return await write(ops)
-    monkeypatch.setattr(ctx.recipients, "write", breaks_half_way)
+    _break_the_first_reach_write_half_way(ctx, monkeypatch)
     owner = "test-events/lapsed0004"  # no heartbeat key: it lapsed
     with pytest.raises(ConnectionError):
         await ctx.tracker.on_statuses(batch, owner)
