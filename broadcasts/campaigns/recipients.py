@@ -182,8 +182,10 @@ class RecipientStore:
         """The most recent campaign message to ``wa_id`` sent after ``since`` (reply attribution)."""
         return await self.col.find_one({"wa_id": wa_id, "sent_at": {"$gte": since}}, sort=[("sent_at", DESCENDING)])
 
-    async def expired_leases(self, lease_seconds: float, limit: int = 1000) -> List[Dict[str, Any]]:
-        cutoff = utcnow() - timedelta(seconds=lease_seconds)
+    async def expired_leases(self, lease_seconds: float, limit: int = 1000,
+                             now: Optional[datetime] = None) -> List[Dict[str, Any]]:
+        """``sending`` records claimed more than ``lease_seconds`` before ``now`` (default: now)."""
+        cutoff = (now or utcnow()) - timedelta(seconds=lease_seconds)
         cursor = self.col.find({"state": R.SENDING.value, "claimed_at": {"$lt": cutoff}}).limit(limit)
         return [d async for d in cursor]
 

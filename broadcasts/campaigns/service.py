@@ -18,6 +18,7 @@ from .. import keys
 from ..errors import IllegalTransition
 from ..templates import ensure_sendable
 from .commit import STATUS, Group, GroupCommit, recover_flushes
+from .horizon import events_handled_until
 from .planner import Audience, Plan
 from .recipients import RecipientStore
 from .state import CampaignState, RecipientState as R
@@ -162,7 +163,10 @@ class CampaignService:
         ``sent`` status (matched by ``biz_opaque_callback_data``) normally arrives within seconds
         and moves the record out of ``sending`` before the lease ends, so it is not re-sent. Only
         a record with no status after the lease is sent again: at-least-once, chosen so that no
-        recipient is silently missed; the lease (BROADCASTS_SEND_LEASE_S) bounds the risk.
+        recipient is silently missed; the lease (BROADCASTS_SEND_LEASE_S) bounds the risk. The
+        lease is counted up to where the event consumer has handled the stream
+        (``horizon.events_handled_until``), so a consumer lagging behind a campaign's statuses does
+        not turn a status still waiting in the stream into a second send.
 
         First, the group commits dead workers and event consumers left open are finished from
         their records (``commit.recover_flushes``), under the same rule: older than the lease,
@@ -170,8 +174,13 @@ class CampaignService:
         """
         await recover_flushes(self.recipients, self.store, lease_seconds)
         count = 0
-        overdue = datetime.now(timezone.utc) - timedelta(seconds=lease_seconds * LIVE_WORKER_LEASES)
-        for doc in await self.recipients.expired_leases(lease_seconds):
+        now = datetime.now(timezone.utc)
+        overdue = now - timedelta(seconds=lease_seconds * LIVE_WORKER_LEASES)
+        # The lease runs on the event consumer's clock (campaigns.horizon): a status produced in it
+        # may still wait in the stream. Bounded: a consumer stuck for LIVE_WORKER_LEASES leases
+        # no longer holds the recovery back.
+        handled = datetime.fromtimestamp(await events_handled_until(self.store.redis), timezone.utc)
+        for doc in await self.recipients.expired_leases(lease_seconds, now=max(min(now, handled), overdue)):
             claimed_at = doc["claimed_at"] if doc["claimed_at"].tzinfo else doc["claimed_at"].replace(tzinfo=timezone.utc)
             if claimed_at > overdue and await self.store.redis.exists(keys.worker_alive(doc.get("worker") or "")):
                 continue
