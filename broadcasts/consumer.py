@@ -29,6 +29,9 @@ from .campaigns.commit import heartbeat
 from .consent import Action, Source
 
 log = logging.getLogger(__name__)
+#: Events delivered to a consumer and not acknowledged for this long are another's to handle
+#: (``EventConsumer.reclaim_once``), looked for every RECLAIM_EVERY_S.
+RECLAIM_IDLE_MS, RECLAIM_EVERY_S = 60_000, 15.0
 #: A store outage makes every read fail to finish the interrupted roll-ups: one warning per this.
 SETTLE_WARNING_EVERY_S = 30.0
 STOP_WORDS = {"stop", "unsubscribe", "stop promotions", "opt out", "optout", "cancel subscription"}
@@ -74,8 +77,12 @@ class EventConsumer:
         self.owner = self._new_owner()
         alive = asyncio.create_task(heartbeat(self.ctx.redis, self.owner, stop))
         cursor = "0"  # first our own unacknowledged entries (after a crash), then new ones
+        next_reclaim = 0.0
         try:
             while not stop.is_set():
+                if cursor == ">" and time.monotonic() >= next_reclaim:
+                    next_reclaim = time.monotonic() + RECLAIM_EVERY_S
+                    await self.reclaim_once()
                 got = await self.ctx.redis.xreadgroup(keys.EVENTS_GROUP, self.name,
                                                       {shared_keys.EVENTS_STREAM: cursor},
                                                       count=200, block=200 if cursor == ">" else None)
@@ -89,6 +96,24 @@ class EventConsumer:
             alive.cancel()
             await asyncio.gather(alive, return_exceptions=True)
             await self.ctx.redis.delete(keys.worker_alive(self.owner))
+
+    async def reclaim_once(self, min_idle_ms: int = RECLAIM_IDLE_MS) -> int:
+        """Take over and handle the events another consumer was given and never acknowledged (a
+        process that died: with the default name ``broadcasts-<pid>`` nobody else would ever read
+        them, an opt-out or a status lost). Handling an event twice is safe (every effect is
+        conditional or keyed), so ``min_idle_ms`` only needs to exceed a live batch's handling."""
+        total, start = 0, "0-0"
+        for _ in range(100):  # bounded walk over the group's pending list
+            answer = await self.ctx.redis.xautoclaim(shared_keys.EVENTS_STREAM, keys.EVENTS_GROUP, self.name,
+                                                     min_idle_ms, start_id=start, count=200)
+            start, claimed = _text(answer[0]), [(i, f) for i, f in answer[1] if f]
+            if claimed:
+                log.info("taking over %d unacknowledged events of a stopped consumer", len(claimed))
+                await self.process(claimed)
+            total += len(claimed)
+            if start == "0-0":
+                break
+        return total
 
     async def process(self, items: List[Any]) -> None:
         """Handle entries in stream order, then acknowledge them all in one call.
@@ -170,3 +195,7 @@ class EventConsumer:
             event = Event(events.CONTACT_OPTED_OUT, f"stop:{wamid}",
                           {"wa_id": wa_id, "source": "stop_keyword", "category": "marketing"})
             await self.ctx.redis.xadd(shared_keys.EVENTS_STREAM, event.to_fields())
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
