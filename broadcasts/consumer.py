@@ -31,7 +31,7 @@ from .consent import Action, Source
 log = logging.getLogger(__name__)
 #: Events delivered to a consumer and not acknowledged for this long are another's to handle
 #: (``EventConsumer.reclaim_once``), looked for every RECLAIM_EVERY_S.
-RECLAIM_IDLE_MS, RECLAIM_EVERY_S = 60_000, 15.0
+RECLAIM_IDLE_MS, RECLAIM_EVERY_S = 30_000, 5.0
 #: A store outage makes every read fail to finish the interrupted roll-ups: one warning per this.
 SETTLE_WARNING_EVERY_S = 30.0
 STOP_WORDS = {"stop", "unsubscribe", "stop promotions", "opt out", "optout", "cancel subscription"}
